@@ -1,0 +1,87 @@
+"""Predict answers for evaluation windows and score them with the official SQuAD rules."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+import numpy as np
+
+from qa_experiments.metrics import load_squad_metric
+from qa_experiments.postprocessing import Prediction, postprocess_predictions
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass
+class Evaluation:
+    """Scores (percent), answers by question id, and the wall time it took."""
+
+    metrics: dict[str, float]
+    predictions: dict[str, str]
+    runtime: float
+
+
+def evaluate_features(trainer, features: datasets.Dataset, examples: datasets.Dataset, data_cfg):
+    """Run the model over all windows, pick each question's answer, compute EM/F1."""
+    started = time.perf_counter()
+    start_logits, end_logits = predict_logits(trainer, features)
+    answers = decode_answers(start_logits, end_logits, features, examples, data_cfg)
+    predictions = {qid: answer.text for qid, answer in zip(examples["id"], answers)}
+    metrics = score_predictions(predictions, examples, data_cfg.version_2_with_negative)
+    return Evaluation(metrics, predictions, time.perf_counter() - started)
+
+
+def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Start/end logits (F, L) for every window, in the features' order.
+
+    Windows are run shortest first so that each batch pads to a similar length (the
+    Trainer's prediction loop batches in dataset order), then put back in order.
+    """
+    order = np.argsort(np.asarray(features["length"]), kind="stable")
+    inputs = features.select_columns([c for c in MODEL_INPUTS if c in features.column_names])
+    output = trainer.predict(inputs.select(order))
+    width = max(len(ids) for ids in features["input_ids"])
+    logits = []
+    for sorted_logits in output.predictions[:2]:
+        restored = np.full((len(order), width), -1e4, dtype=np.float32)
+        # Batches were padded (with -100) to their own length; keep the real positions only.
+        restored[order, : sorted_logits.shape[1]] = sorted_logits
+        logits.append(restored)
+    return logits[0], logits[1]
+
+
+def decode_answers(start_logits, end_logits, features, examples, data_cfg) -> list[Prediction]:
+    """One Prediction per example from the windows' logits."""
+    width = start_logits.shape[1]
+    offsets = np.full((len(features), width, 2), -1, dtype=np.int64)
+    for i, window in enumerate(features["offset_mapping"]):
+        offsets[i, : len(window)] = window
+    return postprocess_predictions(
+        start_logits,
+        end_logits,
+        offsets,
+        np.asarray(features["cls_index"]),
+        np.asarray(features["example_index"]),
+        examples["context"],
+        n_best_size=data_cfg.n_best_size,
+        max_answer_length=data_cfg.max_answer_length,
+        version_2_with_negative=data_cfg.version_2_with_negative,
+        null_score_diff_threshold=data_cfg.null_score_diff_threshold,
+    )
+
+
+def score_predictions(
+    predictions: dict[str, str], examples: datasets.Dataset, version_2: bool
+) -> dict[str, Any]:
+    """Official SQuAD v1.1 (or v2.0) EM and F1 in percent, through the bundled evaluate module."""
+    metric = load_squad_metric(version_2)
+    references = [{"id": qid, "answers": answers} for qid, answers in
+                  zip(examples["id"], examples["answers"])]
+    formatted = [{"id": qid, "prediction_text": text} for qid, text in predictions.items()]
+    if version_2:
+        for row in formatted:
+            row["no_answer_probability"] = 0.0
+    return metric.compute(predictions=formatted, references=references)

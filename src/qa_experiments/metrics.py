@@ -1,0 +1,19 @@
+"""Offline loading of the bundled SQuAD ``evaluate`` metric modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import evaluate
+
+_MODULES_DIR = Path(__file__).resolve().parent / "metric_modules"
+
+
+def load_squad_metric(version_2_with_negative: bool) -> evaluate.EvaluationModule:
+    """Load the SQuAD v1.1 (or v2.0 if ``version_2_with_negative``) metric.
+
+    Passes ``evaluate.load`` the absolute path of the module directory shipped
+    in this package, so nothing is fetched from the Hub and it works offline.
+    """
+    name = "squad_v2" if version_2_with_negative else "squad"
+    return evaluate.load(str(_MODULES_DIR / name))

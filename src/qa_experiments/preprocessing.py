@@ -1,0 +1,125 @@
+"""Cut (question, context) pairs into doc-stride windows the model can read.
+
+Long contexts become several overlapping windows ("features"). Training features carry the
+token positions of the answer (or of the CLS token when the window does not contain it);
+evaluation features carry the character offsets of their context tokens, so that predicted
+token spans can be mapped back to answer text.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Any
+
+import datasets
+
+NO_CONTEXT = (-1, -1)  # offset stored for tokens outside the context (question, specials, pad)
+
+
+def prepare_train_features(examples: datasets.Dataset, tokenizer, data_cfg) -> datasets.Dataset:
+    """Tokenize training examples into labelled windows (one row per window)."""
+    features = examples.map(
+        _train_batch,
+        batched=True,
+        remove_columns=examples.column_names,
+        num_proc=data_cfg.preprocessing_num_workers,
+        fn_kwargs={"tokenizer": tokenizer, "data_cfg": data_cfg},
+        desc="Tokenizing train windows",
+    )
+    if data_cfg.max_train_features:
+        features = features.select(range(min(data_cfg.max_train_features, len(features))))
+    return features
+
+
+def prepare_eval_features(examples: datasets.Dataset, tokenizer, data_cfg) -> datasets.Dataset:
+    """Tokenize evaluation examples into windows that remember their example and offsets."""
+    return examples.map(
+        _eval_batch,
+        batched=True,
+        with_indices=True,
+        remove_columns=examples.column_names,
+        num_proc=data_cfg.preprocessing_num_workers,
+        fn_kwargs={"tokenizer": tokenizer, "data_cfg": data_cfg},
+        desc="Tokenizing eval windows",
+    )
+
+
+def tokenize_windows(questions: list[str], contexts: list[str], tokenizer, data_cfg):
+    """Tokenize pairs into overlapping windows with offsets (question first, right padding)."""
+    questions = truncate_questions(questions, tokenizer, data_cfg.max_question_length)
+    return tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=data_cfg.max_seq_length,
+        stride=data_cfg.doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="max_length" if data_cfg.pad_to_max_length else False,
+    )
+
+
+def truncate_questions(questions: list[str], tokenizer, max_tokens: int) -> list[str]:
+    """Strip leading space and cut questions longer than `max_tokens` tokens (rare, but a very
+    long question would otherwise leave no room for the context)."""
+    questions = [q.lstrip() for q in questions]
+    encoded = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        q if len(offsets) <= max_tokens else q[: offsets[max_tokens - 1][1]]
+        for q, offsets in zip(questions, encoded["offset_mapping"])
+    ]
+
+
+def _train_batch(batch: dict[str, list], tokenizer, data_cfg) -> dict[str, list]:
+    encoded = tokenize_windows(batch["question"], batch["context"], tokenizer, data_cfg)
+    starts, ends = [], []
+    for i, offsets in enumerate(encoded.pop("offset_mapping")):
+        answers = batch["answers"][encoded["overflow_to_sample_mapping"][i]]
+        span = answer_token_span(encoded, i, offsets, answers)
+        cls_index = cls_position(encoded["input_ids"][i], tokenizer)
+        starts.append(span[0] if span else cls_index)
+        ends.append(span[1] if span else cls_index)
+    encoded.pop("overflow_to_sample_mapping")
+    encoded["start_positions"] = starts
+    encoded["end_positions"] = ends
+    encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
+    return encoded.data
+
+
+def _eval_batch(batch: dict[str, list], indices: list[int], tokenizer, data_cfg) -> dict[str, list]:
+    encoded = tokenize_windows(batch["question"], batch["context"], tokenizer, data_cfg)
+    sample_map = encoded.pop("overflow_to_sample_mapping")
+    encoded["example_index"] = [indices[s] for s in sample_map]
+    encoded["offset_mapping"] = [
+        [tuple(o) if seq == 1 else NO_CONTEXT for o, seq in zip(offsets, encoded.sequence_ids(i))]
+        for i, offsets in enumerate(encoded["offset_mapping"])
+    ]
+    encoded["cls_index"] = [cls_position(ids, tokenizer) for ids in encoded["input_ids"]]
+    encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
+    return encoded.data
+
+
+def cls_position(input_ids: list[int], tokenizer) -> int:
+    """Index of the CLS token (the no-answer position); 0 for tokenizers without one there."""
+    try:
+        return input_ids.index(tokenizer.cls_token_id)
+    except ValueError:
+        return 0
+
+
+def answer_token_span(encoded, i: int, offsets: list, answers: dict[str, Any]) -> tuple | None:
+    """Token (start, end) of the first answer inside window i, or None if it is not inside."""
+    if not answers["text"]:
+        return None
+    start_char = answers["answer_start"][0]
+    end_char = start_char + len(answers["text"][0])
+    sequence_ids = encoded.sequence_ids(i)
+    first = sequence_ids.index(1)
+    last = len(sequence_ids) - 1 - sequence_ids[::-1].index(1)
+    if offsets[first][0] > start_char or offsets[last][1] < end_char:
+        return None
+    token_ends = [offsets[t][1] for t in range(first, last + 1)]
+    token_starts = [offsets[t][0] for t in range(first, last + 1)]
+    start = first + bisect_right(token_ends, start_char)  # first token ending after start_char
+    end = first + bisect_left(token_starts, end_char) - 1  # last token starting before end_char
+    return start, end

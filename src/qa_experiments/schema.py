@@ -1,0 +1,181 @@
+"""Structured-config schema: every key a composed config may have, with its type.
+
+Hydra merges the YAML config groups into these dataclasses, so a misspelt key or a value of the
+wrong type fails at composition time, before any model or data is loaded. The free-form
+`trainer` node is checked against `transformers.TrainingArguments` by `validate_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+
+@dataclass
+class ModelConfig:
+    """The backbone: any Hub name or local checkpoint directory."""
+
+    name: str = MISSING  # short label used in run names and W&B tags
+    name_or_path: str = MISSING
+    tokenizer_name_or_path: str | None = None  # defaults to name_or_path
+    revision: str = "main"
+    trust_remote_code: bool = False
+    attn_implementation: str | None = "sdpa"  # PyTorch scaled-dot-product attention
+
+
+@dataclass
+class DataConfig:
+    """Where the SQuAD data comes from and how it is cut into windows and decoded."""
+
+    name: str = MISSING
+    dataset_name: str | None = None  # a Hub dataset; otherwise train_file/eval_file are read
+    dataset_config_name: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    train_file: str | None = None  # nested official JSON or flat records (.json, .jsonl, .gz)
+    eval_file: str | None = None
+    version_2_with_negative: bool = False
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_question_length: int = 64
+    pad_to_max_length: bool = False
+    max_train_samples: int | None = None  # examples (questions), like the notebook's select(range)
+    max_train_features: int | None = None  # tokenized windows, applied after max_train_samples
+    max_eval_samples: int | None = None  # questions; every window of a kept question is kept
+    preprocessing_num_workers: int | None = None
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    null_score_diff_threshold: float = 0.0
+    invalid_records: str = "skip"  # skip (count and report) or fail
+
+
+@dataclass
+class OptimizerConfig:
+    """Optimizer and learning-rate schedule (mapped onto TrainingArguments in config.yaml)."""
+
+    name: str = "adamw_torch"  # a TrainingArguments.optim value
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup: float = 0.1  # fraction of the training steps when < 1, else a step count
+    scheduler: str = "linear"
+
+
+@dataclass
+class HardwareConfig:
+    """Device, precision and batch shapes."""
+
+    device: str = "auto"  # auto, cpu or cuda
+    precision: str = "auto"  # auto (bf16 where supported, else fp16; fp32 on CPU), bf16, fp16, fp32
+    tf32: bool = True  # TF32 matmuls on Ampere or newer GPUs
+    train_batch_size: int = 16
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    dataloader_num_workers: int = 0
+    pin_memory: bool = True
+    torch_compile: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking."""
+
+    name: str = "none"  # wandb or none
+    project: str = "qa-experiments"
+    entity: str | None = None
+    mode: str = "auto"  # auto (online with credentials, else offline), online, offline, disabled
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    """The whole run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
+    seed: int = 42
+    task_name: str = "train"
+    output_dir: str | None = None  # defaults to the Hydra run directory
+
+
+CHOICES = {
+    "data.invalid_records": ("skip", "fail"),
+    "hardware.device": ("auto", "cpu", "cuda"),
+    "hardware.precision": ("auto", "bf16", "fp16", "fp32"),
+    "logger.name": ("wandb", "none"),
+    "logger.mode": ("auto", "online", "offline", "disabled"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration the run cannot start with; the message says what to change."""
+
+
+def register_schema() -> None:
+    """Register the schema so config.yaml can list it first in its defaults."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Check what the structured schema cannot express; raise ConfigError with the fix."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(
+            "Required value(s) not set: " + ", ".join(missing)
+            + ". Pass them on the command line, e.g. " + " ".join(f"{k}=..." for k in missing)
+        )
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
+    _validate_trainer_keys(cfg.trainer)
+    data = cfg.data
+    if data.dataset_name is None:
+        for key in ("train_file", "eval_file"):
+            if not data[key]:
+                raise ConfigError(
+                    f"data.{key} is not set and data.dataset_name is empty: pass "
+                    f"data.{key}=PATH (a SQuAD JSON file) or choose data=squad / data=sample."
+                )
+    if data.doc_stride >= data.max_seq_length - data.max_question_length - 3:
+        raise ConfigError(
+            f"data.doc_stride={data.doc_stride} leaves no room for new context in a window of "
+            f"data.max_seq_length={data.max_seq_length} with data.max_question_length="
+            f"{data.max_question_length}; lower the stride or raise the length."
+        )
+    for key in ("max_train_samples", "max_train_features", "max_eval_samples"):
+        if data[key] is not None and data[key] < 1:
+            raise ConfigError(f"data.{key}={data[key]} must be a positive count or null.")
+
+
+def _validate_trainer_keys(trainer: DictConfig) -> None:
+    from transformers import TrainingArguments
+
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(trainer) - known)
+    if unknown:
+        import difflib
+
+        hints = [
+            f"trainer.{key}" + _did_you_mean(difflib.get_close_matches(key, known, n=1))
+            for key in unknown
+        ]
+        raise ConfigError(
+            "Unknown TrainingArguments field(s): "
+            + "; ".join(hints)
+            + ". The trainer node passes its keys to transformers.TrainingArguments unchanged."
+        )
+
+
+def _did_you_mean(matches: list[str]) -> str:
+    return f" (did you mean trainer.{matches[0]}?)" if matches else ""

@@ -1,0 +1,63 @@
+"""Weights & Biases runs: one per job, offline automatically without credentials."""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def wandb_mode(requested: str) -> str:
+    """The W&B mode to use: `auto` means online with credentials and offline without."""
+    if requested != "auto":
+        return requested
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if _has_credentials() else "offline"
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
+    try:
+        return netrc.netrc().authenticators(host.rstrip("/")) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def start_run(logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, tags: list[str]):
+    """Start the job's W&B run before the Trainer (which then logs into it); None if disabled."""
+    if logger_cfg.name != "wandb":
+        return None
+    import wandb
+
+    mode = wandb_mode(logger_cfg.mode)
+    run = wandb.init(
+        project=logger_cfg.project,
+        entity=logger_cfg.entity,
+        group=logger_cfg.group,
+        name=name,
+        tags=sorted({*logger_cfg.tags, *tags}),
+        job_type="train",
+        config=config,
+        dir=str(run_dir),
+        mode=mode,
+        reinit="finish_previous",
+    )
+    if mode == "offline":
+        log.info("W&B is offline (no credentials); upload later with: wandb sync %s", run.dir)
+    return run
+
+
+def finish_run(run, summary: dict[str, Any] | None, exit_code: int) -> None:
+    """Record the final metrics and close the run, also when the job failed."""
+    if run is None:
+        return
+    if summary:
+        run.summary.update(summary)
+    run.finish(exit_code=exit_code)

@@ -1,0 +1,124 @@
+"""One experiment: check, prepare, fine-tune with the Hugging Face Trainer, evaluate, save."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+
+from qa_experiments import tracking
+from qa_experiments.evaluation import evaluate_features
+from qa_experiments.modeling import load_model, load_tokenizer
+from qa_experiments.preprocessing import prepare_eval_features, prepare_train_features
+from qa_experiments.results import write_json
+from qa_experiments.schema import ConfigError
+from qa_experiments.squad_data import load_split
+
+log = logging.getLogger(__name__)
+
+
+def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train and evaluate a validated `cfg`, write the run's files into `run_dir`, return metrics."""
+    args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
+    write_json(run_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
+
+    started = time.perf_counter()
+    train_examples, train_report = load_split(cfg.data, "train")
+    eval_examples, eval_report = load_split(cfg.data, "eval")
+    for report in (train_report, eval_report):
+        log.info("Data %s", report.summary())
+    tokenizer = load_tokenizer(cfg.model)
+    train_features = prepare_train_features(train_examples, tokenizer, cfg.data)
+    eval_features = prepare_eval_features(eval_examples, tokenizer, cfg.data)
+    preprocess_seconds = time.perf_counter() - started
+
+    set_seed(cfg.seed)  # the new QA head is initialised from the seed
+    model = load_model(cfg.model)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_features,
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=_pad_multiple(args)),
+        processing_class=tokenizer,
+    )
+    train_output = trainer.train()
+    evaluation = evaluate_features(trainer, eval_features, eval_examples, cfg.data)
+
+    results = {
+        **evaluation.metrics,
+        "train_runtime": train_output.metrics["train_runtime"],
+        "train_samples_per_second": train_output.metrics["train_samples_per_second"],
+        "train_loss": train_output.metrics["train_loss"],
+        "eval_runtime": evaluation.runtime,
+        "preprocess_seconds": preprocess_seconds,
+        "train_examples": len(train_examples),
+        "train_features": len(train_features),
+        "eval_examples": len(eval_examples),
+        "eval_features": len(eval_features),
+        "world_size": args.world_size,
+        "device": str(args.device),
+        "model": cfg.model.name_or_path,
+        "data_report": {"train": train_report.to_dict(), "eval": eval_report.to_dict()},
+    }
+    if trainer.is_world_process_zero():
+        write_json(run_dir / "predictions.json", evaluation.predictions)
+        write_json(run_dir / "results.json", results)
+        trainer.save_model(str(run_dir / "model"))
+    return results
+
+
+def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArguments:
+    """TrainingArguments from the device choice plus the `trainer` node, which wins on conflict."""
+    overrides = OmegaConf.to_container(cfg.trainer, resolve=True)
+    try:
+        return TrainingArguments(
+            **{
+                **device_arguments(cfg.hardware),
+                "output_dir": str(run_dir / "checkpoints"),
+                "seed": cfg.seed,
+                "report_to": ["wandb"] if cfg.logger.name == "wandb" else "none",
+                "run_name": run_dir.name,
+                **overrides,
+            }
+        )
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"Invalid TrainingArguments from the trainer node: {error}") from error
+
+
+def device_arguments(hardware) -> dict[str, Any]:
+    """Device and precision settings for TrainingArguments from the `hardware` group."""
+    cuda = torch.cuda.is_available()
+    if hardware.device == "cuda" and not cuda:
+        raise ConfigError("hardware.device=cuda but no CUDA GPU is visible; use hardware=auto.")
+    use_cuda = cuda and hardware.device != "cpu"
+    precision = hardware.precision
+    if precision == "auto":
+        precision = "fp32" if not use_cuda else "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and not use_cuda:
+        raise ConfigError("hardware.precision=fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+    ampere = use_cuda and torch.cuda.get_device_capability()[0] >= 8
+    return {
+        "use_cpu": not use_cuda,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "tf32": bool(hardware.tf32 and ampere) if use_cuda else None,
+    }
+
+
+def _pad_multiple(args: TrainingArguments) -> int | None:
+    # Tensor cores work on multiples of 8; on the CPU extra padding is pure waste.
+    return 8 if (args.bf16 or args.fp16) else None
+
+
+def summarize(results: dict[str, Any]) -> str:
+    """One line with the headline scores."""
+    return (
+        f"exact_match={results['exact_match']:.2f} f1={results['f1']:.2f} "
+        f"({results['eval_examples']} questions, {results['train_runtime']:.0f}s training)"
+    )
+
