@@ -133,7 +133,8 @@ V2_REFERENCES = {
 V2_PREDICTIONS = {
     "a1": "Broncos",  # == "the Broncos" after normalisation: EM 1, F1 1
     "a2": "",  # abstains on an answerable question: EM 0, F1 0
-    "a3": "the blue whale species",  # [blue, whale, species] vs [blue, whale]: P 2/3, R 1 -> F1 0.8, EM 0
+    # [blue, whale, species] vs [blue, whale]: P 2/3, R 1 -> F1 0.8, EM 0
+    "a3": "the blue whale species",
     "n1": "",  # correctly abstains: EM 1, F1 1
     "n2": "some answer",  # answers an unanswerable question: EM 0, F1 0
 }
@@ -176,9 +177,23 @@ def test_score_squad_v2_empty_vs_empty_and_nonempty() -> None:
 
 def test_score_squad_v2_omits_empty_groups() -> None:
     only_has = score_squad_v2({"a": "Paris"}, {"a": ["Paris"]})
-    assert set(only_has) == {"exact_match", "f1", "total", "HasAns_exact_match", "HasAns_f1", "HasAns_total"}
+    assert set(only_has) == {
+        "exact_match",
+        "f1",
+        "total",
+        "HasAns_exact_match",
+        "HasAns_f1",
+        "HasAns_total",
+    }
     only_no = score_squad_v2({"n": ""}, {"n": []})
-    assert set(only_no) == {"exact_match", "f1", "total", "NoAns_exact_match", "NoAns_f1", "NoAns_total"}
+    assert set(only_no) == {
+        "exact_match",
+        "f1",
+        "total",
+        "NoAns_exact_match",
+        "NoAns_f1",
+        "NoAns_total",
+    }
 
 
 def test_score_squad_v2_drops_golds_that_normalise_to_nothing() -> None:
@@ -241,7 +256,9 @@ def _perturb(rng: random.Random, text: str) -> str:
     return text
 
 
-def _random_dataset(seed: int = 1234, size: int = 300) -> tuple[dict[str, str], dict[str, list[str]]]:
+def _random_dataset(
+    seed: int = 1234, size: int = 300
+) -> tuple[dict[str, str], dict[str, list[str]]]:
     rng = random.Random(seed)
     preds: dict[str, str] = {}
     refs: dict[str, list[str]] = {}
@@ -264,9 +281,10 @@ def _torchmetrics_squad(preds: dict[str, str], refs: dict[str, list[str]]) -> di
 
     tm_preds = [{"id": qid, "prediction_text": text} for qid, text in preds.items()]
     tm_target = [
-        {"id": qid, "answers": {"text": golds, "answer_start": [0] * len(golds)}} for qid, golds in refs.items()
+        {"id": qid, "answers": {"text": golds, "answer_start": [0] * len(golds)}}
+        for qid, golds in refs.items()
     ]
-    # torchmetrics accumulates in the default float dtype; float64 makes a 1e-6 comparison meaningful
+    # torchmetrics accumulates in the default float dtype; float64 makes a 1e-6 check meaningful
     old_dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -283,7 +301,8 @@ def test_random_dataset_exercises_normalisation() -> None:
     raw_equal = sum(preds[q] in refs[q] for q in preds)
     assert sum(ems) > raw_equal + 30  # many matches only after normalisation
     assert sum(0 < f < 1 for f in f1s) > 30  # plenty of partial overlaps
-    assert sum(normalize_answer(p) == "" for p in preds.values()) > 10  # empty-after-normalisation cases
+    # answers that are empty after normalisation
+    assert sum(normalize_answer(p) == "" for p in preds.values()) > 10
     assert len(preds) < len(refs)  # some questions without a prediction
 
 

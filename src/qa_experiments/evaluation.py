@@ -65,7 +65,7 @@ def decode_answers(start_logits, end_logits, features, examples, data_cfg) -> li
         offsets,
         np.asarray(features["cls_index"]),
         np.asarray(features["example_index"]),
-        examples["context"],
+        list(examples["context"]),
         n_best_size=data_cfg.n_best_size,
         max_answer_length=data_cfg.max_answer_length,
         version_2_with_negative=data_cfg.version_2_with_negative,

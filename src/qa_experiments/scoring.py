@@ -83,7 +83,9 @@ def _per_question(
     return ems, f1s
 
 
-def score_squad(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict[str, float]:
+def score_squad(
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
+) -> dict[str, float]:
     """SQuAD v1.1 scores over the questions in ``references``.
 
     ``predictions`` maps question id to answer text; ``references`` maps question

@@ -75,10 +75,11 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArguments:
     """TrainingArguments from the device choice plus the `trainer` node, which wins on conflict."""
     overrides = OmegaConf.to_container(cfg.trainer, resolve=True)
+    device = device_arguments(cfg.hardware)
     try:
         return TrainingArguments(
             **{
-                **device_arguments(cfg.hardware),
+                **device,
                 "output_dir": str(run_dir / "checkpoints"),
                 "seed": cfg.seed,
                 "report_to": ["wandb"] if cfg.logger.name == "wandb" else "none",

@@ -14,7 +14,8 @@ _CITATION = """\
 @inproceedings{rajpurkar-etal-2016-squad,
     title = "{SQ}u{AD}: 100,000+ Questions for Machine Comprehension of Text",
     author = "Rajpurkar, Pranav and Zhang, Jian and Lopyrev, Konstantin and Liang, Percy",
-    booktitle = "Proceedings of the 2016 Conference on Empirical Methods in Natural Language Processing",
+    booktitle = "Proceedings of the 2016 Conference on Empirical Methods in Natural
+                 Language Processing",
     year = "2016",
     publisher = "Association for Computational Linguistics",
     pages = "2383--2392",
@@ -80,7 +81,10 @@ class Squad(evaluate.Metric):
                 }
             ),
             codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/", "https://aclanthology.org/D16-1264"],
+            reference_urls=[
+                "https://rajpurkar.github.io/SQuAD-explorer/",
+                "https://aclanthology.org/D16-1264",
+            ],
         )
 
     def _compute(self, predictions, references):

@@ -14,7 +14,8 @@ _CITATION = """\
 @inproceedings{rajpurkar-etal-2018-know,
     title = "Know What You Don{'}t Know: Unanswerable Questions for {SQ}u{AD}",
     author = "Rajpurkar, Pranav and Jia, Robin and Liang, Percy",
-    booktitle = "Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics (Volume 2: Short Papers)",
+    booktitle = "Proceedings of the 56th Annual Meeting of the Association for
+                 Computational Linguistics (Volume 2: Short Papers)",
     year = "2018",
     publisher = "Association for Computational Linguistics",
     pages = "784--789",
@@ -42,7 +43,8 @@ Args:
         - 'no_answer_probability': float; validated but not used in the scores.
     references: list of dicts, one per question:
         - 'id': question id (str),
-        - 'answers': {'text': list of gold answer texts (empty if unanswerable), 'answer_start': list of ints}.
+        - 'answers': {'text': list of gold answer texts (empty if unanswerable),
+                      'answer_start': list of ints}.
 Returns:
     'exact_match', 'f1': percent over all questions; 'total': number of questions;
     'HasAns_exact_match', 'HasAns_f1', 'HasAns_total': the same over answerable questions;
@@ -52,8 +54,11 @@ Examples:
     >>> squad_v2 = load_squad_metric(version_2_with_negative=True)
     >>> predictions = [{"id": "q1", "prediction_text": "", "no_answer_probability": 0.9}]
     >>> references = [{"id": "q1", "answers": {"text": [], "answer_start": []}}]
-    >>> squad_v2.compute(predictions=predictions, references=references)
-    {'exact_match': 100.0, 'f1': 100.0, 'total': 1, 'NoAns_exact_match': 100.0, 'NoAns_f1': 100.0, 'NoAns_total': 1}
+    >>> result = squad_v2.compute(predictions=predictions, references=references)
+    >>> result["exact_match"], result["f1"], result["total"], result["NoAns_total"]
+    (100.0, 100.0, 1, 1)
+    >>> "HasAns_total" in result  # no answerable questions in this example
+    False
 """
 
 
@@ -85,7 +90,10 @@ class SquadV2(evaluate.Metric):
                 }
             ),
             codebase_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/", "https://aclanthology.org/P18-2124"],
+            reference_urls=[
+                "https://rajpurkar.github.io/SQuAD-explorer/",
+                "https://aclanthology.org/P18-2124",
+            ],
         )
 
     def _compute(self, predictions, references):

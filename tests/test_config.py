@@ -1,0 +1,106 @@
+"""Config composition: every group choice composes and validates; mistakes fail early."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from conftest import compose_config
+from qa_experiments.paths import config_dir
+from qa_experiments.schema import ConfigError, validate_config
+from qa_experiments.training import build_training_arguments
+
+GROUPS = ("model", "data", "optimizer", "hardware", "logger", "experiment")
+
+
+def choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "group,choice", [(g, c) for g in GROUPS for c in choices(g)], ids=lambda v: str(v)
+)
+def test_every_group_choice_composes_and_validates(group, choice, tmp_path):
+    overrides = [f"{group}={choice}"]
+    if choice == "local":
+        overrides += ["data.train_file=train.json", "data.eval_file=dev.json"]
+    cfg = compose_config(overrides, tmp_path)
+    validate_config(cfg)
+    if choice == "gpu" and not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU is visible"):
+            build_training_arguments(cfg, tmp_path)
+        return
+    args = build_training_arguments(cfg, tmp_path)
+    assert args.learning_rate == cfg.optimizer.lr
+    assert args.per_device_train_batch_size == cfg.hardware.train_batch_size
+
+
+def test_model_choices_point_at_the_expected_backbones(tmp_path):
+    names = {c: compose_config([f"model={c}"]).model.name_or_path for c in choices("model")}
+    assert names["bert"].endswith("bert-base-uncased")
+    assert names["distilbert"].endswith("distilbert-base-uncased")
+    assert names["roberta"].endswith("roberta-base")
+    assert (compose_config([]).model.name_or_path == names["minilm"])
+    assert (__import__("pathlib").Path(names["minilm"]) / "config.json").is_file()
+
+
+def test_trainer_node_passes_fields_through(tmp_path):
+    cfg = compose_config(
+        ["trainer.num_train_epochs=3", "trainer.per_device_train_batch_size=4",
+         "+trainer.max_grad_norm=0.5", "optimizer.lr=3e-5"]
+    )
+    args = build_training_arguments(cfg, tmp_path)
+    assert (args.num_train_epochs, args.per_device_train_batch_size) == (3, 4)
+    assert args.max_grad_norm == 0.5 and args.learning_rate == 3e-5
+
+
+def test_unknown_key_fails_at_composition():
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_config(["data.max_seq_lenght=256"])
+    assert "max_seq_lenght" in str(info.value.__cause__ or info.value)
+
+
+def test_wrong_type_fails_at_composition():
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        compose_config(["data.max_seq_length=long"])
+
+
+def test_unknown_group_choice_lists_the_options():
+    with pytest.raises(ConfigCompositionException, match="roberta"):
+        compose_config(["model=robert"])
+
+
+def test_unknown_trainer_field_suggests_the_right_one():
+    cfg = compose_config(["+trainer.num_train_epoch=2"])
+    with pytest.raises(ConfigError, match="did you mean trainer.num_train_epochs"):
+        validate_config(cfg)
+
+
+def test_local_data_without_files_says_what_to_pass():
+    cfg = compose_config(["data=local"])
+    with pytest.raises(ConfigError, match="data.train_file=..."):
+        validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("logger.mode=sometimes", "logger.mode"),
+        ("hardware.precision=fp8", "hardware.precision"),
+        ("data.doc_stride=400", "doc_stride"),
+        ("data.max_eval_samples=0", "max_eval_samples"),
+    ],
+)
+def test_bad_values_are_refused_with_the_key(override, message):
+    cfg = compose_config([override])
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg)
+
+
+def test_fp16_on_cpu_is_refused(tmp_path):
+    cfg = compose_config(["hardware=cpu", "hardware.precision=fp16"])
+    with pytest.raises(ConfigError, match="fp16"):
+        build_training_arguments(cfg, tmp_path)
+

@@ -1,0 +1,121 @@
+"""Vectorised post-processing picks exactly what the straightforward per-window loop picks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa_experiments.postprocessing import postprocess_predictions
+
+
+def loop_reference(start, end, offsets, cls_index, example_index, contexts, *, n_best, max_len,
+                   v2, threshold):
+    """The reference algorithm, written as plain loops (as in Transformers' utils_qa.py)."""
+    answers = []
+    for ex, context in enumerate(contexts):
+        candidates, null = [], None
+        for f in np.flatnonzero(example_index == ex):
+            cls = cls_index[f]
+            feature_null = start[f, cls] + end[f, cls]
+            null = feature_null if null is None or feature_null < null else null
+            starts = np.argsort(start[f])[-1 : -n_best - 1 : -1]
+            ends = np.argsort(end[f])[-1 : -n_best - 1 : -1]
+            for s in starts:
+                for e in ends:
+                    if offsets[f, s, 0] < 0 or offsets[f, e, 0] < 0:
+                        continue
+                    if e < s or e - s + 1 > max_len:
+                        continue
+                    candidates.append(
+                        (start[f, s] + end[f, e], context[offsets[f, s, 0] : offsets[f, e, 1]])
+                    )
+        best = max(candidates, key=lambda c: c[0]) if candidates else None
+        if v2 and (best is None or null - best[0] > threshold):
+            answers.append("")
+        else:
+            answers.append(best[1] if best else "")
+    return answers
+
+
+def random_windows(rng, n_examples, length):
+    contexts, example_index, offsets, cls_index = [], [], [], []
+    for ex in range(n_examples):
+        words = [f"w{ex}x{i}" for i in range(rng.integers(5, 60))]
+        context = " ".join(words)
+        contexts.append(context)
+        positions, cursor = [], 0
+        for w in words:
+            positions.append((cursor, cursor + len(w)))
+            cursor += len(w) + 1
+        for _ in range(rng.integers(1, 4)):  # 1-3 windows per example
+            window = np.full((length, 2), -1)
+            first = rng.integers(3, 8)  # CLS + question tokens come first
+            take = positions[rng.integers(0, len(positions)) :][: length - first - 1]
+            window[first : first + len(take)] = take
+            offsets.append(window)
+            example_index.append(ex)
+            cls_index.append(0)
+    n = len(offsets)
+    return (
+        rng.normal(size=(n, length)).astype(np.float32),
+        rng.normal(size=(n, length)).astype(np.float32),
+        np.stack(offsets),
+        np.array(cls_index),
+        np.array(example_index),
+        contexts,
+    )
+
+
+@pytest.mark.parametrize("v2,threshold", [(False, 0.0), (True, 0.0), (True, 1.5)])
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_loop_reference_on_random_logits(v2, threshold, seed):
+    rng = np.random.default_rng(seed)
+    start, end, offsets, cls, example_index, contexts = random_windows(rng, 120, 48)
+    ours = postprocess_predictions(
+        start, end, offsets, cls, example_index, contexts, n_best_size=20,
+        max_answer_length=8, version_2_with_negative=v2, null_score_diff_threshold=threshold,
+    )
+    reference = loop_reference(
+        start, end, offsets, cls, example_index, contexts, n_best=20, max_len=8, v2=v2,
+        threshold=threshold,
+    )
+    assert [p.text for p in ours] == reference
+    if v2:
+        assert any(p.text == "" for p in ours) and any(p.text for p in ours)
+
+
+def test_hand_worked_two_windows():
+    context = "Ada Lovelace wrote the first program"
+    #           0   4        13    19  23    29
+    offsets = np.full((2, 6, 2), -1)
+    offsets[0, 1:4] = [(0, 3), (4, 12), (13, 18)]  # window 1: "Ada Lovelace wrote"
+    offsets[1, 1:4] = [(19, 22), (23, 28), (29, 36)]  # window 2: "the first program"
+    start = np.full((2, 6), -5.0)
+    end = np.full((2, 6), -5.0)
+    start[0, 1], end[0, 2] = 2.0, 2.0  # "Ada Lovelace", score 4
+    start[1, 2], end[1, 3] = 3.0, 3.0  # "first program", score 6: the best
+    end[1, 1] = 9.0  # with the best start (token 2) it would end before it: no candidate
+    (answer,) = postprocess_predictions(start, end, offsets, np.zeros(2, int), np.zeros(2, int),
+                                        [context], n_best_size=20, max_answer_length=30)
+    assert (answer.text, answer.score) == ("first program", 6.0)
+    assert (answer.start_char, answer.end_char) == (23, 36)
+    # SQuAD v2: a CLS score of 3.5 + 3.5 = 7 beats the best span (6): no answer.
+    start[:, 0] = end[:, 0] = 3.5
+    (answer,) = postprocess_predictions(start, end, offsets, np.zeros(2, int), np.zeros(2, int),
+                                        [context], version_2_with_negative=True)
+    assert answer.text == ""
+    (answer,) = postprocess_predictions(start, end, offsets, np.zeros(2, int), np.zeros(2, int),
+                                        [context], version_2_with_negative=True,
+                                        null_score_diff_threshold=1.5)
+    assert answer.text == "first program"
+
+
+def test_max_answer_length_is_respected():
+    context = "one two three four"
+    offsets = np.full((1, 5, 2), -1)
+    offsets[0, 1:5] = [(0, 3), (4, 7), (8, 13), (14, 18)]
+    start = np.array([[0, 5.0, 0, 0, 0]])
+    end = np.array([[0, 0, 0, 0, 5.0]])
+    (answer,) = postprocess_predictions(start, end, offsets, np.zeros(1, int), np.zeros(1, int),
+                                        [context], max_answer_length=3)
+    assert len(answer.text.split()) <= 3
