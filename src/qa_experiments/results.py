@@ -19,5 +19,6 @@ def write_json(path: str | Path, data: Any) -> Path:
     ) as handle:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600 files
     os.replace(handle.name, path)
     return path

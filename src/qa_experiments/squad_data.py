@@ -123,16 +123,12 @@ def _flatten_nested(articles: list[dict]) -> Any:
     for article in articles:
         for paragraph in article.get("paragraphs", []):
             for qa in paragraph.get("qas", []):
-                answers = qa.get("answers", [])
                 yield {
                     "id": qa.get("id"),
                     "title": article.get("title", ""),
                     "context": paragraph.get("context"),
                     "question": qa.get("question"),
-                    "answers": {
-                        "text": [a.get("text") for a in answers],
-                        "answer_start": [a.get("answer_start") for a in answers],
-                    },
+                    "answers": qa.get("answers"),  # a list of {text, answer_start}
                     "is_impossible": qa.get("is_impossible", False),
                 }
 

@@ -30,8 +30,14 @@ def _has_credentials() -> bool:
         return False
 
 
-def start_run(logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, tags: list[str]):
-    """Start the job's W&B run before the Trainer (which then logs into it); None if disabled."""
+def start_run(
+    logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, group: str | None,
+    tags: list[str],
+):
+    """Start the job's W&B run before the Trainer (which then logs into it); None if disabled.
+
+    `group` (the sweep) applies unless logger.group is set.
+    """
     if logger_cfg.name != "wandb":
         return None
     import wandb
@@ -40,7 +46,7 @@ def start_run(logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, t
     run = wandb.init(
         project=logger_cfg.project,
         entity=logger_cfg.entity,
-        group=logger_cfg.group,
+        group=logger_cfg.group or group,
         name=name,
         tags=sorted({*logger_cfg.tags, *tags}),
         job_type="train",
@@ -52,6 +58,22 @@ def start_run(logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, t
     if mode == "offline":
         log.info("W&B is offline (no credentials); upload later with: wandb sync %s", run.dir)
     return run
+
+
+def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """Final scores and throughput under stable keys (eval/f1, train/samples_per_second, ...),
+    so the W&B runs table and charts compare jobs directly."""
+    keys = {k: f"eval/{k}" for k in results if k.endswith(("exact_match", "f1", "_total"))}
+    keys.update({
+        "train_samples_per_second": "train/samples_per_second",
+        "train_runtime": "train/runtime_seconds",
+        "train_loss": "train/final_loss",
+        "eval_runtime": "eval/runtime_seconds",
+        "preprocess_seconds": "data/preprocess_seconds",
+        "train_features": "data/train_features",
+        "eval_examples": "data/eval_examples",
+    })
+    return {name: results[key] for key, name in keys.items() if key in results}
 
 
 def finish_run(run, summary: dict[str, Any] | None, exit_code: int) -> None:

@@ -1,22 +1,30 @@
 """The train entrypoint: `python -m qa_experiments.train [group=choice ...] [key=value ...]`.
 
 Hydra composes conf/config.yaml with the chosen config groups; each run writes its config,
-results.json, predictions.json and trained model into its own run directory.
+status, results.json, predictions.json and trained model into its own run directory. In a
+multirun (`-m`), a failing job is recorded as failed and the sweep goes on; re-running a sweep
+into the same directory reuses the jobs that already finished.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments import tracking
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.paths import config_dir, register_resolvers
+from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, register_schema, validate_config
 from qa_experiments.squad_data import DataError
 
@@ -31,38 +39,96 @@ register_schema()
 
 def train(cfg: DictConfig) -> float:
     """Run one job and return its dev F1 (the metric sweepers maximise)."""
-    from qa_experiments.training import run_experiment, summarize
-
     validate_config(cfg)
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    previous = finished_results(run_dir, overrides)
+    if previous is not None:
+        log.info("Job already finished in %s: reusing its results (f1=%.2f)", run_dir,
+                 previous["f1"])
+        return previous["f1"]
+
+    from qa_experiments.training import run_experiment, summarize  # heavy imports, after checks
+
+    chief = is_chief()
+    if chief:
+        write_status(run_dir, "running", overrides)
     run = tracking.start_run(
         cfg.logger,
         config=OmegaConf.to_container(cfg, resolve=True),
         run_dir=run_dir,
-        name=HydraConfig.get().job.override_dirname or run_dir.name,
+        name=hydra_cfg.job.override_dirname or run_dir.name,
+        group=sweep_group(hydra_cfg),
         tags=[cfg.model.name, cfg.data.name],
-    )
-    results, exit_code = None, 1
+    ) if chief else None
     try:
         results = run_experiment(cfg, run_dir)
-        exit_code = 0
-    finally:
-        tracking.finish_run(run, results and _summary(results), exit_code)
+    except BaseException as error:
+        if chief:
+            write_status(run_dir, "failed", overrides, error)
+        tracking.finish_run(run, None, exit_code=1)
+        raise
+    if chief:
+        write_status(run_dir, "finished", overrides)
+    tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
     log.info("Done: %s. Run directory: %s", summarize(results), run_dir)
     return results["f1"]
 
 
-def _summary(results: dict) -> dict:
-    return {f"final/{k}": v for k, v in results.items() if isinstance(v, (int, float))}
+def finished_results(run_dir: Path, overrides: list[str]) -> dict | None:
+    """Results of a job that already finished in `run_dir` with the same overrides."""
+    try:
+        status = json.loads((run_dir / "status.json").read_text())
+        results = json.loads((run_dir / "results.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if status.get("status") != "finished":
+        return None
+    if sorted(status.get("overrides", [])) != sorted(overrides):
+        raise ConfigError(
+            f"{run_dir} already holds a finished run with other overrides "
+            f"({' '.join(status.get('overrides', []))}); it is never overwritten. "
+            "Choose another hydra.run.dir / hydra.sweep.dir."
+        )
+    return results
+
+
+def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:
+    """Record the job's state where `qa-compare` and later re-runs of the sweep find it."""
+    write_json(run_dir / "status.json", {
+        "status": status,
+        "overrides": overrides,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+    })
+
+
+def is_chief() -> bool:
+    """True in the process that writes results and logs (rank 0 under torchrun)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def sweep_group(hydra_cfg) -> str | None:
+    """The W&B group of a multirun job: its sweep directory, so a sweep's runs sit together."""
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(hydra_cfg.sweep.dir).as_posix().removeprefix("multirun/")
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Hydra task function; user errors end the run with one clear line and exit status 2."""
+    """Hydra task function: user errors end a run with one clear line and exit status 2; in a
+    multirun, a failed job is logged and the sweep goes on with the next one."""
     try:
         return train(cfg)
-    except USER_ERRORS as error:
-        log.error("%s: %s", type(error).__name__, error)
+    except Exception as error:
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+        if not multirun and not isinstance(error, USER_ERRORS):
+            raise
+        log.debug("%s", traceback.format_exc())  # the full traceback, in the job's log file
+        log.error("%s%s: %s", "Job failed: " if multirun else "", type(error).__name__, error)
+        if multirun:
+            return math.nan
         sys.exit(2)
 
 

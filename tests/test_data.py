@@ -1,0 +1,122 @@
+"""Reading SQuAD files: every layout gives the same records; bad records are counted."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from qa_experiments.schema import DataConfig
+from qa_experiments.squad_data import DataError, load_split, read_squad_file
+
+CONTEXT = "Ada Lovelace wrote the first program in 1843."
+
+
+def nested(qas, context=CONTEXT):
+    return {"version": "1.1", "data": [{"title": "T", "paragraphs": [
+        {"context": context, "qas": qas}]}]}
+
+
+def qa(qid, question="Who wrote it?", text="Ada Lovelace", start=0, **extra):
+    return {"id": qid, "question": question, "answers": [{"text": text, "answer_start": start}],
+            **extra}
+
+
+def flat(qid, text="Ada Lovelace", start=0):
+    return {"id": qid, "title": "T", "context": CONTEXT, "question": "Who wrote it?",
+            "answers": {"text": [text], "answer_start": [start]}}
+
+
+def write(path, content):
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return str(path)
+
+
+def split_cfg(train_file, eval_file=None, **overrides):
+    return OmegaConf.merge(OmegaConf.structured(DataConfig(
+        name="t", train_file=train_file, eval_file=eval_file or train_file)), overrides)
+
+
+def test_nested_flat_jsonl_and_gzip_layouts_read_the_same(tmp_path):
+    expected = read_squad_file(write(tmp_path / "n.json", nested([qa("a"), qa("b")])))
+    records = [flat("a"), flat("b")]
+    jsonl = tmp_path / "f.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records))
+    gz = tmp_path / "n.json.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as handle:
+        json.dump(nested([qa("a"), qa("b")]), handle)
+    for path in (write(tmp_path / "f.json", records), write(tmp_path / "d.json", {"data": records}),
+                 str(jsonl), str(gz)):
+        examples, report = load_split(split_cfg(path), "train")
+        assert examples["id"] == ["a", "b"] and report.examples_used == 2
+        assert examples[0]["answers"] == {"text": ["Ada Lovelace"], "answer_start": [0]}
+        assert examples[0]["context"] == expected[0]["context"]
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [("{not json", "invalid JSON at line 1"), ('{"rows": 3}', "not SQuAD layout")],
+)
+def test_unreadable_files_are_refused_with_the_path(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_split(split_cfg(str(path)), "train")
+    assert "bad.json" in str(info.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_split(split_cfg(str(tmp_path / "nope.json")), "train")
+
+
+def test_non_utf8_file_is_refused(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(json.dumps(nested([qa("a")])).replace("Ada", "Adà").encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_split(split_cfg(str(path)), "train")
+
+
+def test_malformed_records_are_counted_and_valid_ones_kept(tmp_path):
+    records = nested([
+        qa("ok"),
+        qa("shifted", start=1),  # off by one character: repaired
+        qa("wrong_text", text="Charles Babbage"),
+        qa("outside", start=400),
+        qa("empty_q", question="  "),
+        {"id": "no_answers_field", "question": "Who?"},
+        qa("ok"),  # duplicate id
+        qa("ok2", text="1843", start=CONTEXT.index("1843")),
+    ])
+    path = write(tmp_path / "mixed.json", records)
+    examples, report = load_split(split_cfg(path), "train")
+    assert examples["id"] == ["ok", "shifted", "ok2"]
+    assert examples[1]["answers"]["answer_start"] == [0]
+    assert report.dropped == {
+        "answer_not_at_start": 1, "answer_outside_context": 1, "empty_question": 1,
+        "missing_field": 1, "duplicate_id": 1,
+    }
+    assert report.repaired == {"answer_start_off_by_whitespace": 1}
+    assert report.to_dict()["records_read"] == 8
+    with pytest.raises(DataError, match="invalid_records=skip"):
+        load_split(split_cfg(path, invalid_records="fail"), "train")
+
+
+def test_v2_flags_and_unanswerable_questions(tmp_path):
+    unanswerable = {"id": "u", "question": "Who?", "answers": [], "is_impossible": True}
+    flagged = qa("flag", is_impossible=True)
+    path = write(tmp_path / "v2.json", nested([qa("a"), unanswerable, flagged]))
+    examples, report = load_split(split_cfg(path, version_2_with_negative=True), "train")
+    assert examples["id"] == ["a", "u"] and report.dropped == {"inconsistent_v2_flag": 1}
+    examples, report = load_split(split_cfg(path), "train")  # v1.1: no answer is unusable
+    assert examples["id"] == ["a"] and report.dropped["no_answer"] == 1
+
+
+def test_sample_limits_count_questions(tmp_path):
+    path = write(tmp_path / "many.json", [flat(str(i)) for i in range(10)])
+    examples, _ = load_split(split_cfg(path, max_train_samples=4, max_eval_samples=3), "train")
+    assert len(examples) == 4
+    examples, _ = load_split(split_cfg(path, max_train_samples=4, max_eval_samples=3), "eval")
+    assert len(examples) == 3

@@ -1,0 +1,126 @@
+"""End to end: the real train task on tiny bert / distilbert / roberta backbones."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from conftest import FAST, compose_config
+from qa_experiments.squad_data import read_squad_file
+from qa_experiments.train import train
+
+RESULT_KEYS = {
+    "exact_match", "f1", "train_runtime", "train_samples_per_second", "eval_runtime",
+    "preprocess_seconds", "train_examples", "train_features", "eval_examples", "eval_features",
+    "data_report", "world_size",
+}
+
+
+def run_train(tmp_path, name, overrides):
+    run_dir = tmp_path / name
+    cfg = compose_config(FAST + overrides, run_dir)
+    f1 = train(cfg)
+    return f1, run_dir
+
+
+@pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
+def test_train_and_evaluate_each_backbone(tiny_models, tmp_path, arch):
+    f1, run_dir = run_train(tmp_path, arch, [f"model.name_or_path={tiny_models[arch]}",
+                                             f"model.name={arch}"])
+    results = json.loads((run_dir / "results.json").read_text())
+    assert RESULT_KEYS <= results.keys()
+    assert f1 == results["f1"] and 0 <= results["exact_match"] <= results["f1"] <= 100
+    assert results["train_examples"] == 24 and results["eval_examples"] == 12
+    assert results["eval_features"] >= 12 and results["train_features"] >= 24
+
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    contexts = {r["id"]: r["context"] for r in read_squad_file(
+        json.loads((run_dir / "config.json").read_text())["data"]["eval_file"])}
+    assert len(predictions) == 12
+    assert all(answer in contexts[qid] for qid, answer in predictions.items())
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"]["name_or_path"] == str(tiny_models[arch])
+    model = AutoModelForQuestionAnswering.from_pretrained(run_dir / "model")
+    assert model.config.model_type == arch
+    assert AutoTokenizer.from_pretrained(run_dir / "model").is_fast
+
+
+def test_same_config_gives_same_scores(tiny_models, tmp_path):
+    overrides = [f"model.name_or_path={tiny_models['bert']}", "trainer.num_train_epochs=2"]
+    _, first = run_train(tmp_path, "first", overrides)
+    _, second = run_train(tmp_path, "second", overrides)
+    read = lambda d, f: json.loads((d / f).read_text())  # noqa: E731
+    assert read(first, "predictions.json") == read(second, "predictions.json")
+    for key in ("exact_match", "f1", "train_loss"):
+        assert read(first, "results.json")[key] == read(second, "results.json")[key]
+
+
+def test_squad_v2_sample_reports_has_and_no_answer(tiny_models, tmp_path):
+    _, run_dir = run_train(tmp_path, "v2", [f"model.name_or_path={tiny_models['roberta']}",
+                                            "data=sample_v2", "data.max_eval_samples=40"])
+    results = json.loads((run_dir / "results.json").read_text())
+    for key in ("HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1"):
+        assert key in results
+    assert results["HasAns_total"] + results["NoAns_total"] == 40
+
+
+def test_wandb_offline_run_holds_config_and_scores(tiny_models, tmp_path):
+    _, run_dir = run_train(tmp_path, "wandb", [f"model.name_or_path={tiny_models['bert']}",
+                                               "logger=wandb", "logger.mode=offline"])
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    inspected = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(wandb_run)],
+        capture_output=True, text=True, check=True,
+    )
+    state = json.loads(inspected.stdout)
+    results = json.loads((run_dir / "results.json").read_text())
+    text = json.dumps(state)
+    assert str(tiny_models["bert"]) in text  # the resolved config was logged
+    summary = _find(state, "eval/f1")
+    assert summary == pytest.approx(results["f1"])
+
+
+def _find(tree, key):
+    """The value stored under `key` anywhere in a nested JSON structure."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for item in tree:
+            found = _find(item, key)
+            if found is not None:
+                return found
+    return None
+
+
+def test_cli_reports_unreachable_hub_within_seconds(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", "model=roberta", "logger=none",
+         f"hydra.run.dir={tmp_path}"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 2
+    assert time.monotonic() - started < 60  # import time on a busy CI core; no HTTP retries
+    assert "FacebookAI/roberta-base" in done.stderr + done.stdout
+    assert "model=minilm" in done.stderr + done.stdout
+
+
+def test_cli_reports_missing_data_file(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", "data=local", "logger=none",
+         f"data.train_file={tmp_path}/missing.json", f"data.eval_file={tmp_path}/missing.json",
+         f"hydra.run.dir={tmp_path}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "missing.json" in done.stderr + done.stdout and "does not exist" in done.stderr
