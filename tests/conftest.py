@@ -1,26 +1,25 @@
-"""Shared fixtures: offline environment, tiny models, Hydra composition helpers."""
+"""Shared test setup: an offline environment and Hydra composition helpers."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
-
-import pytest
 
 # Tests never reach the network: the Hub and W&B are offline here and in CI.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tiny models are built once per test session into a private cache (see model=tiny_*).
+os.environ["QA_EXPERIMENTS_CACHE"] = tempfile.mkdtemp(prefix="qa-experiments-cache-")
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
 import qa_experiments.train  # noqa: E402,F401 - registers the schema and resolvers
-from qa_experiments.paths import bundled_data_path, config_dir  # noqa: E402
-from qa_experiments.squad_data import read_squad_file  # noqa: E402
-from qa_experiments.tiny_models import build_tiny_model  # noqa: E402
+from qa_experiments.paths import config_dir  # noqa: E402
 
 # Overrides that shrink a run to seconds on a CPU.
 FAST = [
@@ -38,24 +37,6 @@ FAST = [
 ]
 
 
-@pytest.fixture(scope="session")
-def bundled_contexts() -> list[str]:
-    """Distinct contexts of the bundled v1.1 train subset (a realistic tokenizer corpus)."""
-    records = read_squad_file(bundled_data_path("train-v1.1-subset.json.gz"))
-    return list(dict.fromkeys(r["context"] for r in records))
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory, bundled_contexts) -> dict[str, Path]:
-    """Tiny random-init bert / distilbert / roberta QA models with trained tokenizers."""
-    root = tmp_path_factory.mktemp("tiny_models")
-    corpus = bundled_contexts[:300]
-    return {
-        arch: build_tiny_model(arch, root / arch, corpus, vocab_size=3000)
-        for arch in ("bert", "distilbert", "roberta")
-    }
-
-
 def compose_config(overrides: list[str], run_dir: Path | None = None):
     """Compose the real config with Hydra's compose API, as the entrypoint would."""
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
@@ -68,3 +49,17 @@ def compose_config(overrides: list[str], run_dir: Path | None = None):
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
+
+
+def find_key(tree, key):
+    """The value stored under `key` anywhere in a nested JSON structure (None if absent)."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for item in tree:
+            found = find_key(item, key)
+            if found is not None:
+                return found
+    return None

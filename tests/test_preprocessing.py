@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
 from qa_experiments.modeling import load_tokenizer
-from qa_experiments.paths import bundled_data_path, minilm_path
+from qa_experiments.paths import bundled_data_path, minilm_path, tiny_model_path
 from qa_experiments.preprocessing import (
     NO_CONTEXT,
     prepare_eval_features,
@@ -34,10 +34,10 @@ def bundled_examples(name: str) -> datasets.Dataset:
 
 
 @pytest.fixture(scope="module")
-def tokenizers(tiny_models):
+def tokenizers():
     return {
         "bert": load_tokenizer(OmegaConf.structured(ModelConfig(name="m", name_or_path=minilm_path()))),
-        "roberta": AutoTokenizer.from_pretrained(tiny_models["roberta"]),
+        "roberta": AutoTokenizer.from_pretrained(tiny_model_path("roberta")),
     }
 
 

