@@ -42,7 +42,8 @@ class DataConfig:
     max_seq_length: int = 384
     doc_stride: int = 128
     max_question_length: int = 64
-    pad_to_max_length: bool = False
+    pad_to_max_length: bool = False  # true: the references' fixed padding (for comparison)
+    length_bucket_width: int | None = 32  # batch windows of similar length; null: random order
     max_train_samples: int | None = None  # examples (questions), like the notebook's select(range)
     max_train_features: int | None = None  # tokenized windows, applied after max_train_samples
     max_eval_samples: int | None = None  # questions; every window of a kept question is kept

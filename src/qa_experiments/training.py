@@ -9,13 +9,14 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
 from qa_experiments import tracking
 from qa_experiments.evaluation import evaluate_features
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features, prepare_train_features
 from qa_experiments.results import write_json
+from qa_experiments.sampling import QATrainer
 from qa_experiments.schema import ConfigError
 from qa_experiments.squad_data import load_split
 
@@ -39,12 +40,13 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     set_seed(cfg.seed)  # the new QA head is initialised from the seed
     model = load_model(cfg.model)
-    trainer = Trainer(
+    trainer = QATrainer(
         model=model,
         args=args,
         train_dataset=train_features,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=_pad_multiple(args)),
         processing_class=tokenizer,
+        length_bucket_width=cfg.data.length_bucket_width,
     )
     train_output = trainer.train()
     evaluation = evaluate_features(trainer, eval_features, eval_examples, cfg.data)

@@ -1,0 +1,68 @@
+"""Length-bucketed batches: little padding, and every batch still mixes many paragraphs.
+
+Transformers' `group_by_length` sorts each megabatch by exact length. SQuAD windows of one
+paragraph share their length, so its batches hold questions about a single paragraph, in
+long-to-short order. Measured here (MiniLM, one epoch on 1,000 questions, 500 dev questions):
+random order F1 13.9 in 388 s; group_by_length F1 4.4 (with bf16 autocast); this sampler
+F1 15.9 in 200 s. Bucketing lengths coarsely and shuffling inside and across buckets keeps
+most of the padding savings without that loss of diversity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+from transformers import Trainer
+
+MEGABATCH_BATCHES = 50  # batches drawn at random before being grouped by length
+
+
+class BucketedLengthSampler(Sampler[int]):
+    """Random order, then inside each megabatch: group by length bucket, shuffle batches."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, bucket_width: int, seed: int):
+        self.lengths = torch.as_tensor(lengths)
+        self.batch_size = batch_size
+        self.bucket_width = bucket_width
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1  # a fresh order each epoch even if nobody calls set_epoch
+        order = torch.randperm(len(self.lengths), generator=generator)
+        size = self.batch_size * MEGABATCH_BATCHES
+        for megabatch in order.split(size):
+            buckets = self.lengths[megabatch] // self.bucket_width
+            # A stable sort keeps the random order inside each bucket.
+            grouped = megabatch[torch.sort(buckets, stable=True).indices]
+            batches = grouped.split(self.batch_size)
+            for b in torch.randperm(len(batches), generator=generator).tolist():
+                yield from batches[b].tolist()
+
+
+class QATrainer(Trainer):
+    """Trainer that batches training windows with `BucketedLengthSampler` when asked."""
+
+    def __init__(self, *args, length_bucket_width: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.length_bucket_width = length_bucket_width
+        # Read now: the Trainer drops columns the model does not take before sampling.
+        columns = getattr(self.train_dataset, "column_names", [])
+        self.train_lengths = self.train_dataset["length"] if "length" in columns else None
+
+    def _get_train_sampler(self, train_dataset=None):
+        if not self.length_bucket_width or self.train_lengths is None:
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+        return BucketedLengthSampler(
+            self.train_lengths, batch, self.length_bucket_width, self.args.seed
+        )
