@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -56,8 +57,30 @@ def tiny_model_path(architecture: str) -> str:
     return cached_tiny_model(architecture)
 
 
+def run_timestamp(pattern: str) -> str:
+    """The time now, formatted; under torchrun, the launcher's start time instead.
+
+    Every rank composes its own config, and `${now:}` can differ between ranks by a second;
+    the launcher (all ranks' parent process) started once, so its start time agrees.
+    """
+    moment = _parent_start_time() if "LOCAL_RANK" in os.environ else None
+    return (moment or datetime.now()).strftime(pattern)
+
+
+def _parent_start_time() -> datetime | None:
+    try:  # Linux: field 22 of /proc/PID/stat is the start time in clock ticks after boot
+        ticks = int(Path(f"/proc/{os.getppid()}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def register_resolvers() -> None:
-    """Make ${bundled_data:NAME}, ${minilm_path:} and ${tiny_model:ARCH} usable in the YAML."""
+    """Make ${bundled_data:NAME}, ${minilm_path:}, ${tiny_model:ARCH} and
+    ${run_timestamp:PATTERN} usable in the YAML configs."""
     OmegaConf.register_new_resolver("bundled_data", bundled_data_path, replace=True)
     OmegaConf.register_new_resolver("minilm_path", minilm_path, replace=True)
     OmegaConf.register_new_resolver("tiny_model", tiny_model_path, replace=True)
+    OmegaConf.register_new_resolver("run_timestamp", run_timestamp, replace=True)
