@@ -19,7 +19,7 @@ from qa_experiments.train import train
 RESULT_KEYS = {
     "exact_match", "f1", "train_runtime", "train_samples_per_second", "eval_runtime",
     "preprocess_seconds", "train_examples", "train_features", "eval_examples", "eval_features",
-    "data_report", "world_size",
+    "data_report", "world_size", "train_tokens_per_second", "peak_memory_mb",
 }
 
 
@@ -112,3 +112,21 @@ def test_cli_reports_missing_data_file(tmp_path):
     assert done.returncode == 2
     output = done.stderr + done.stdout
     assert "missing.json" in output and "does not exist" in output
+
+
+def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("QA_EXPERIMENTS_CACHE", str(tmp_path / "cache"))
+    overrides = ["model=tiny_bert", "data.max_train_samples=200", "data.max_eval_samples=100"]
+    run_train(tmp_path, "first", overrides)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="qa_experiments.feature_cache"):
+        run_train(tmp_path, "second", overrides + ["optimizer.lr=1e-3"])
+    assert sum("Reusing cached" in r.message for r in caplog.records) == 2  # train and eval
+    first, second = (json.loads((tmp_path / d / "results.json").read_text())
+                     for d in ("first", "second"))
+    assert second["preprocess_seconds"] < first["preprocess_seconds"]
+    assert (second["train_features"], second["eval_features"]) == (
+        first["train_features"], first["eval_features"])
+    run_train(tmp_path, "longer", overrides + ["data.max_seq_length=96", "data.doc_stride=32"])
+    longer = json.loads((tmp_path / "longer" / "results.json").read_text())
+    assert longer["train_features"] > first["train_features"]  # other windows: not reused

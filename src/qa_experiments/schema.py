@@ -48,6 +48,7 @@ class DataConfig:
     max_train_features: int | None = None  # tokenized windows, applied after max_train_samples
     max_eval_samples: int | None = None  # questions; every window of a kept question is kept
     preprocessing_num_workers: int | None = None
+    cache_features: bool = True  # reuse tokenized windows across runs (qa-experiments cache)
     n_best_size: int = 20
     max_answer_length: int = 30
     null_score_diff_threshold: float = 0.0

@@ -66,6 +66,8 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     keys = {k: f"eval/{k}" for k in results if k.endswith(("exact_match", "f1", "_total"))}
     keys.update({
         "train_samples_per_second": "train/samples_per_second",
+        "train_tokens_per_second": "train/tokens_per_second",
+        "peak_memory_mb": "system/peak_memory_mb",
         "train_runtime": "train/runtime_seconds",
         "train_loss": "train/final_loss",
         "eval_runtime": "eval/runtime_seconds",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
 from qa_experiments import tracking
 from qa_experiments.evaluation import evaluate_features
+from qa_experiments.feature_cache import cached_features
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features, prepare_train_features
 from qa_experiments.results import write_json
@@ -34,8 +36,12 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     for report in (train_report, eval_report):
         log.info("Data %s", report.summary())
     tokenizer = load_tokenizer(cfg.model)
-    train_features = prepare_train_features(train_examples, tokenizer, cfg.data)
-    eval_features = prepare_eval_features(eval_examples, tokenizer, cfg.data)
+    train_features = cached_features(
+        "train", train_examples, tokenizer, cfg.data, prepare_train_features
+    )
+    eval_features = cached_features(
+        "eval", eval_examples, tokenizer, cfg.data, prepare_eval_features
+    )
     preprocess_seconds = time.perf_counter() - started
 
     set_seed(cfg.seed)  # the new QA head is initialised from the seed
@@ -55,6 +61,9 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         **evaluation.metrics,
         "train_runtime": train_output.metrics["train_runtime"],
         "train_samples_per_second": train_output.metrics["train_samples_per_second"],
+        "train_tokens_per_second": (
+            trainer.state.num_input_tokens_seen / train_output.metrics["train_runtime"]
+        ),
         "train_loss": train_output.metrics["train_loss"],
         "eval_runtime": evaluation.runtime,
         "preprocess_seconds": preprocess_seconds,
@@ -62,6 +71,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "train_features": len(train_features),
         "eval_examples": len(eval_examples),
         "eval_features": len(eval_features),
+        "peak_memory_mb": peak_memory_mb(),
         "world_size": args.world_size,
         "device": str(args.device),
         "model": cfg.model.name_or_path,
@@ -116,6 +126,13 @@ def device_arguments(hardware) -> dict[str, Any]:
 def _pad_multiple(args: TrainingArguments) -> int | None:
     # Tensor cores work on multiples of 8; on the CPU extra padding is pure waste.
     return 8 if (args.bf16 or args.fp16) else None
+
+
+def peak_memory_mb() -> float:
+    """Peak GPU memory allocated by PyTorch on CUDA, else the process's peak resident memory."""
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # Linux reports KiB
 
 
 def summarize(results: dict[str, Any]) -> str:
