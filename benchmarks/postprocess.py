@@ -44,7 +44,8 @@ def main() -> None:
         eval_file=str(Path(__file__).resolve().parents[1]
                       / "src/qa_experiments/bundled_data/dev-v1.1.json.gz")))
     examples, _ = load_split(data_cfg, "eval")
-    tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(name="m", name_or_path=minilm_path())))
+    model_cfg = OmegaConf.structured(ModelConfig(name="minilm", name_or_path=minilm_path()))
+    tokenizer = load_tokenizer(model_cfg)
     features = prepare_eval_features(examples, tokenizer, data_cfg)
     width = max(len(ids) for ids in features["input_ids"])
     offsets = np.full((len(features), width, 2), -1, dtype=np.int64)
@@ -64,7 +65,8 @@ def main() -> None:
     identical = [p.text for p in fast_answers] == loop_answers
     print(f"per-window loop: {loop_s:.3f} s; vectorised: {fast_s:.3f} s; "
           f"identical answers: {identical}")
-    print(f"postprocess speed-up: {loop_s / fast_s:.1f}x ({fast_s:.3f} s for {len(features)} windows)")
+    print(f"postprocess speed-up: {loop_s / fast_s:.1f}x "
+          f"({fast_s:.3f} s for {len(features)} windows)")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,28 @@ def test_fp16_on_cpu_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="fp16"):
         build_training_arguments(cfg, tmp_path)
 
+
+
+def test_user_presets_join_through_the_search_path(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\noptimizer:\n  lr: 7e-5\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", f"hydra.searchpath=[file://{tmp_path}]",
+         "experiment=mine", "--cfg", "job", "--resolve"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert "lr: 7.0e-05" in done.stdout and "learning_rate: 7.0e-05" in done.stdout
+
+
+def test_presets_override_the_primary_config():
+    cfg = compose_config(["experiment=quickstart"])
+    assert cfg.trainer.num_train_epochs == 1 and cfg.optimizer.lr == 2e-4
+    assert cfg.data.max_train_samples == 1000 and cfg.logger.name == "none"
+    cfg = compose_config(["experiment=notebook"])
+    assert (cfg.model.name, cfg.hardware.train_batch_size, cfg.trainer.num_train_epochs) == (
+        "bert", 8, 3)
+    assert cfg.data.pad_to_max_length and cfg.data.max_train_features == 1000

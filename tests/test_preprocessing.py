@@ -36,7 +36,9 @@ def bundled_examples(name: str) -> datasets.Dataset:
 @pytest.fixture(scope="module")
 def tokenizers():
     return {
-        "bert": load_tokenizer(OmegaConf.structured(ModelConfig(name="m", name_or_path=minilm_path()))),
+        "bert": load_tokenizer(
+            OmegaConf.structured(ModelConfig(name="m", name_or_path=minilm_path()))
+        ),
         "roberta": AutoTokenizer.from_pretrained(tiny_model_path("roberta")),
     }
 

