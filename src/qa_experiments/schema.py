@@ -107,6 +107,7 @@ class Config:
     trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
     seed: int = 42
     task_name: str = "train"
+    resume: bool = False  # continue from the newest checkpoint in the run directory
     output_dir: str | None = None  # defaults to the Hydra run directory
 
 

@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import hydra
@@ -85,13 +84,18 @@ def finished_results(run_dir: Path, overrides: list[str]) -> dict | None:
         return None
     if status.get("status") != "finished":
         return None
-    if sorted(status.get("overrides", [])) != sorted(overrides):
+    if _job_identity(status.get("overrides", [])) != _job_identity(overrides):
         raise ConfigError(
             f"{run_dir} already holds a finished run with other overrides "
             f"({' '.join(status.get('overrides', []))}); it is never overwritten. "
             "Choose another hydra.run.dir / hydra.sweep.dir."
         )
     return results
+
+
+def _job_identity(overrides: list[str]) -> list[str]:
+    # `resume=true` continues the same job; it does not make it another one.
+    return sorted(o for o in overrides if not o.startswith("resume="))
 
 
 def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:
@@ -117,19 +121,27 @@ def sweep_group(hydra_cfg) -> str | None:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Hydra task function: user errors end a run with one clear line and exit status 2; in a
-    multirun, a failed job is logged and the sweep goes on with the next one."""
+    """Hydra task function. A failure is summed up in one line (the traceback goes to the run's
+    log file) and ends the run with exit status 2 for a user error, 1 otherwise; in a multirun
+    the failed job is recorded and the sweep goes on with the next one."""
     try:
         return train(cfg)
     except Exception as error:
+        log_traceback_to_file(error)
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-        if not multirun and not isinstance(error, USER_ERRORS):
-            raise
-        log.debug("%s", traceback.format_exc())  # the full traceback, in the job's log file
         log.error("%s%s: %s", "Job failed: " if multirun else "", type(error).__name__, error)
         if multirun:
             return math.nan
-        sys.exit(2)
+        sys.exit(2 if isinstance(error, USER_ERRORS) else 1)
+
+
+def log_traceback_to_file(error: BaseException) -> None:
+    """Write the full traceback to the job's log file only, not to the console."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "Traceback of the failure:",
+                            None, (type(error), error, error.__traceback__))
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import resource
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, TrainerCallback, TrainingArguments, set_seed
 
 from qa_experiments.evaluation import evaluate_features
 from qa_experiments.feature_cache import cached_features
@@ -50,11 +51,12 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=train_features,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=_pad_multiple(args)),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(args)),
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
     )
-    train_output = trainer.train()
+    trainer.add_callback(StopOnNonFiniteLoss())
+    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(cfg, args))
     evaluation = evaluate_features(trainer, eval_features, eval_examples, cfg.data)
 
     results = {
@@ -82,6 +84,54 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         write_json(run_dir / "results.json", results)
         trainer.save_model(str(run_dir / "model"))
     return results
+
+
+def resume_checkpoint(cfg: DictConfig, args: TrainingArguments) -> str | None:
+    """The newest checkpoint to continue from when `resume=true`, else None."""
+    if not cfg.resume:
+        return None
+    checkpoint = last_checkpoint(args.output_dir)
+    if checkpoint is None:
+        log.warning("resume=true but %s holds no checkpoint: training from the start",
+                    args.output_dir)
+    else:
+        log.info("Resuming from %s", checkpoint)
+    return checkpoint
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    """The newest complete `checkpoint-N` directory in `output_dir`, if any.
+
+    A run killed while saving leaves a partial newest checkpoint; the Trainer writes
+    trainer_state.json last, so a checkpoint without it is skipped.
+    """
+    candidates = sorted(
+        Path(output_dir).glob("checkpoint-*"),
+        key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else -1,
+    )
+    complete = [p for p in candidates if (p / "trainer_state.json").is_file()]
+    return str(complete[-1]) if complete else None
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stop at the first logged NaN/inf loss or gradient norm, before a checkpoint of the broken model is saved
+    (the Trainer logs before it saves at a step; keep logging_steps a divisor of save_steps)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        bad = {k: v for k, v in (logs or {}).items()
+               if k in ("loss", "grad_norm") and not math.isfinite(float(v))}
+        if bad:
+            checkpoint = last_checkpoint(args.output_dir)
+            raise NonFiniteLossError(
+                f"training loss went non-finite ({', '.join(f'{k}={v}' for k, v in bad.items())})"
+                f" at step {state.global_step}; the last good checkpoint is "
+                f"{checkpoint or 'none (no checkpoint saved yet)'}. Lower optimizer.lr, use fp32 "
+                "(hardware.precision=fp32) or check the data."
+            )
 
 
 def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArguments:
@@ -123,7 +173,8 @@ def device_arguments(hardware) -> dict[str, Any]:
     }
 
 
-def _pad_multiple(args: TrainingArguments) -> int | None:
+def pad_multiple(args: TrainingArguments) -> int | None:
+    """Pad batches to a multiple of 8 under mixed precision (tensor cores), else not at all."""
     # Tensor cores work on multiples of 8; on the CPU extra padding is pure waste.
     return 8 if (args.bf16 or args.fp16) else None
 

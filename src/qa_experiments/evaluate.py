@@ -1,0 +1,94 @@
+"""Score a trained model on a SQuAD file: `python -m qa_experiments.evaluate RUN_DIR --data FILE`.
+
+Prints EM/F1 (and the HasAns/NoAns breakdown for SQuAD v2 runs) and writes them as JSON, by
+default to RUN_DIR/eval_<data file stem>.json. The scores come from the code that scores a
+run after training, so the run's own eval file (and max_eval_samples) reproduces results.json.
+
+(This module is `qa_experiments.evaluate`; with absolute imports it does not hide the Hugging
+Face `evaluate` package that qa_experiments.metrics imports. Run it with `-m`, not by path.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from qa_experiments.predict import positive_int
+
+PROG = "qa-evaluate"
+BREAKDOWN = ("HasAns", "NoAns")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Exact match and F1 of a trained QA model on a SQuAD file."
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run directory (model/, config.json) or a checkpoint directory")
+    parser.add_argument("--data", type=Path, metavar="FILE", required=True,
+                        help="SQuAD data with answers (nested official JSON or flat records)")
+    parser.add_argument("--out", type=Path, metavar="PATH",
+                        help="metrics JSON (default: RUN_DIR/eval_<data file stem>.json)")
+    parser.add_argument("--max-samples", type=positive_int, metavar="N",
+                        help="only the first N usable questions (like data.max_eval_samples)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="windows per forward pass (default: the run's eval batch size)")
+    return parser.parse_args(argv)
+
+
+def format_metrics(results: dict[str, Any]) -> str:
+    """The headline scores, plus one line per v2 group when present."""
+    lines = [
+        f"exact_match={results['exact_match']:.2f} f1={results['f1']:.2f} "
+        f"({results['eval_examples']} questions, {results['eval_features']} windows)"
+    ]
+    for group in BREAKDOWN:
+        if f"{group}_total" in results:
+            lines.append(
+                f"  {group}: exact_match={results[f'{group}_exact_match']:.2f} "
+                f"f1={results[f'{group}_f1']:.2f} ({results[f'{group}_total']} questions)"
+            )
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from qa_experiments.inference import (
+        check_data_file,
+        data_file_stem,
+        evaluate_file,
+        load_run,
+        one_line,
+    )
+    from qa_experiments.results import write_json
+
+    check_data_file(args.data)  # before the model is loaded
+    run = load_run(args.run_dir)
+    results = evaluate_file(run, args.data, max_samples=args.max_samples,
+                            batch_size=args.batch_size, progress=True)
+    print(format_metrics(results))
+    out = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    try:
+        write_json(out, results)
+    except OSError as error:
+        print(f"{PROG}: error: cannot write {out}: {one_line(error)}", file=sys.stderr)
+        return 1
+    print(f"Wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
+    args = _parse_args(argv)
+    from qa_experiments.inference import USER_ERRORS, one_line  # heavy: after argument checks
+
+    try:
+        return _run(args)
+    except USER_ERRORS as error:
+        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

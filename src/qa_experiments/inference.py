@@ -1,0 +1,258 @@
+"""Answer questions and score data files with a trained model, without training.
+
+`load_run` accepts a training run directory (its `model/` and `config.json`) or a bare
+checkpoint directory. Windows, decoding and scores come from the same functions as the
+evaluation at the end of training (`preprocessing`, `evaluation`, `postprocessing`), run by a
+prediction-only `transformers.Trainer`, so a run's own eval data reproduces its results.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+from qa_experiments.evaluation import decode_answers, evaluate_features, predict_logits
+from qa_experiments.hub import HubUnavailableError
+from qa_experiments.modeling import load_model, load_tokenizer
+from qa_experiments.postprocessing import Prediction
+from qa_experiments.preprocessing import prepare_eval_features
+from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
+from qa_experiments.squad_data import DataError, SplitReport, load_split
+from qa_experiments.training import pad_multiple, device_arguments
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+DATA_SUFFIXES = (".gz", ".jsonl", ".json")
+
+
+class RunLoadError(ValueError):
+    """A path that holds no usable run or model; the message says what was expected."""
+
+
+# Mistakes in what the user asked for: the CLIs report them in one line, exit status 2.
+USER_ERRORS = (RunLoadError, DataError, ConfigError, HubUnavailableError, FileNotFoundError)
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with its tokenizer and the data settings it was trained with."""
+
+    path: Path  # the directory given to load_run
+    model_dir: Path
+    model: Any
+    tokenizer: Any
+    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig)
+    hardware: dict[str, Any]  # the run's hardware node ({} for a bare checkpoint)
+    eval_batch_size: int
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Load a run directory (`model/` + `config.json`) or a bare checkpoint directory."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
+    model_dir = path / "model" if (path / "model").is_dir() else path
+    if not (model_dir / "config.json").is_file() or not _has_weights(model_dir):
+        raise RunLoadError(
+            f"{str(path)!r} holds no model: expected a run directory (model/ and config.json, "
+            "as written by qa-train) or a checkpoint directory (config.json, model.safetensors)."
+        )
+    config = _run_config(path, model_dir)
+    data_cfg = _data_config(config.get("data", {}))
+    model_cfg = _model_config(model_dir, config.get("model", {}))
+    try:
+        tokenizer = load_tokenizer(model_cfg)
+        model = load_model(model_cfg)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error
+    model.eval()
+    trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
+    batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
+        "eval_batch_size", HardwareConfig.eval_batch_size)
+    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size))
+
+
+def _has_weights(model_dir: Path) -> bool:
+    return any((model_dir / name).is_file() for name in WEIGHT_FILES)
+
+
+def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
+    """The resolved training config of the run the model belongs to ({} if none).
+
+    A run directory keeps it next to `model/`; a Trainer checkpoint inside a run
+    (`RUN/checkpoints/checkpoint-N`) two levels up. A model's own config.json has no "data".
+    """
+    candidates = [path / "config.json"] if model_dir != path else []
+    if path.parent.name == "checkpoints":
+        candidates.append(path.parent.parent / "config.json")
+    for candidate in candidates:
+        try:
+            config = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and isinstance(config.get("data"), dict):
+            return config
+    if model_dir != path:
+        raise RunLoadError(f"{str(path / 'config.json')!r} is missing or not a run config.")
+    return {}
+
+
+def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
+    """A schema.ModelConfig for the saved model (tokenizer from the base model if not saved)."""
+    has_tokenizer = any((model_dir / name).is_file() for name in TOKENIZER_FILES)
+    tokenizer = None if has_tokenizer else (
+        trained.get("tokenizer_name_or_path") or trained.get("name_or_path")
+    )
+    if not has_tokenizer and not tokenizer:
+        raise RunLoadError(f"{str(model_dir)!r} holds no tokenizer (tokenizer.json).")
+    cfg = OmegaConf.structured(ModelConfig(name="inference", name_or_path=str(model_dir)))
+    cfg.tokenizer_name_or_path = tokenizer
+    for key in ("revision", "trust_remote_code", "attn_implementation"):
+        if key in trained:
+            cfg[key] = trained[key]  # revision only matters for a tokenizer from the Hub
+    return cfg
+
+
+def _data_config(trained: dict[str, Any]) -> DictConfig:
+    """schema.DataConfig defaults overridden by the run's data settings."""
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    cfg = OmegaConf.structured(DataConfig(name="inference"))
+    try:
+        return OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
+    except OmegaConfBaseException as error:
+        raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
+
+
+def answer(run: LoadedRun, question: str, context: str) -> Prediction:
+    """The model's answer to one question about `context` (doc-stride windows as in training).
+
+    `start_char`/`end_char` index the answer in `context` (end exclusive); -1 for no answer.
+    """
+    for name, text in (("question", question), ("context", context)):
+        if not text or not text.strip():
+            raise DataError(f"The {name} is empty.")
+    examples = datasets.Dataset.from_list([{"id": "0", "question": question, "context": context}])
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run) as trainer:
+        start_logits, end_logits = predict_logits(trainer, features)
+    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg)[0]
+
+
+def load_examples(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    require_answers: bool = True,
+) -> tuple[datasets.Dataset, SplitReport]:
+    """The usable records of a SQuAD file (nested or flat), read like a run's eval split.
+
+    With `require_answers=False`, records with an empty answer list are kept for SQuAD v1.1
+    runs too (questions to answer rather than to score).
+    """
+    reading = {"dataset_name": None, "eval_file": str(data_file), "max_eval_samples": max_samples}
+    if not require_answers:
+        reading["version_2_with_negative"] = True  # relaxes the record checks, not the decoding
+    return load_split(OmegaConf.merge(run.data_cfg, reading), "eval")
+
+
+def predict_file(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    batch_size: int | None = None, progress: bool = False,
+) -> tuple[datasets.Dataset, dict[str, str]]:
+    """Answer every question of a SQuAD file; return its examples and id -> answer text."""
+    examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run, batch_size, progress=progress) as trainer:
+        start_logits, end_logits = predict_logits(trainer, features)
+    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg)
+    return examples, {qid: a.text for qid, a in zip(examples["id"], answers)}
+
+
+def evaluate_file(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    batch_size: int | None = None, progress: bool = False,
+) -> dict[str, Any]:
+    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training."""
+    started = time.perf_counter()
+    examples, report = load_examples(run, data_file, max_samples=max_samples)
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run, batch_size, progress=progress) as trainer:
+        evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
+    return {
+        **evaluation.metrics,
+        "eval_examples": len(examples),
+        "eval_features": len(features),
+        "eval_runtime": evaluation.runtime,
+        "total_seconds": time.perf_counter() - started,
+        "data_file": str(Path(data_file).expanduser().resolve()),
+        "model_dir": str(run.model_dir.resolve()),
+        "data_report": report.to_dict(),
+    }
+
+
+@contextlib.contextmanager
+def prediction_trainer(
+    run: LoadedRun, batch_size: int | None = None, *, progress: bool = False
+) -> Iterator[Trainer]:
+    """A Trainer for `predict` only: CPU unless CUDA, the run's precision, no reporting."""
+    with tempfile.TemporaryDirectory(prefix="qa-predict-") as scratch:
+        args = TrainingArguments(
+            output_dir=scratch,
+            report_to="none",
+            per_device_eval_batch_size=batch_size or run.eval_batch_size,
+            disable_tqdm=not progress,
+            **prediction_device_arguments(run.hardware),
+        )
+        collator = DataCollatorWithPadding(run.tokenizer, pad_to_multiple_of=pad_multiple(args))
+        yield Trainer(model=run.model, args=args, data_collator=collator,
+                      processing_class=run.tokenizer)
+
+
+def prediction_device_arguments(hardware: dict[str, Any]) -> dict[str, Any]:
+    """The run's device settings (training.device_arguments) for this machine: CUDA when
+    available, else the CPU in fp32 (bf16 only for a run that itself used bf16 on the CPU)."""
+    settings = {**dataclasses.asdict(HardwareConfig()), **hardware}
+    ran_on_cpu = settings["device"] == "cpu"
+    if torch.cuda.is_available():
+        settings["device"] = "cuda"
+        if ran_on_cpu and settings["precision"] == "auto":
+            settings["precision"] = "fp32"  # what auto meant for that run
+    else:
+        settings["device"] = "cpu"
+        if not (ran_on_cpu and settings["precision"] == "bf16"):
+            settings["precision"] = "fp32"
+    return device_arguments(OmegaConf.create(settings))
+
+
+def data_file_stem(data_file: str | Path) -> str:
+    """`dev-v1.1` for dev-v1.1.json.gz: the file name without its data suffixes."""
+    name = Path(data_file).name
+    for suffix in DATA_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name or "data"
+
+
+def check_data_file(data_file: str | Path) -> Path:
+    """`data_file` if it is a file, else DataError (checked before a model is loaded)."""
+    path = Path(data_file).expanduser()
+    if not path.is_file():
+        raise DataError(f"Data file {str(path)!r} does not exist or is not a file.")
+    return path
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line, for a CLI's stderr."""
+    return " ".join(str(error).split()) or type(error).__name__

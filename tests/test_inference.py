@@ -1,0 +1,177 @@
+"""Inference without training: load_run, answer, and the predict / evaluate CLIs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import datasets
+import pytest
+import torch
+
+from conftest import FAST, compose_config
+from qa_experiments import evaluate, predict
+from qa_experiments.inference import (
+    RunLoadError,
+    answer,
+    load_run,
+    prediction_device_arguments,
+)
+from qa_experiments.paths import bundled_data_path
+from qa_experiments.preprocessing import prepare_eval_features
+from qa_experiments.squad_data import read_squad_file
+from qa_experiments.train import train
+
+DEV = bundled_data_path("dev-v1.1.json.gz")
+QUESTION = "Who wrote the book?"
+CONTEXT = "The book was written by Jane Austen in 1813 and published in London."
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny bert trained once by the real train task (FAST: 128-token windows); the high
+    learning rate gets its dev F1 above 0, so that equal scores mean something."""
+    run_dir = tmp_path_factory.mktemp("inference") / "run"
+    train(compose_config(FAST + ["model=tiny_bert", "optimizer.lr=3e-3"], run_dir))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run(run_dir):
+    return load_run(run_dir)
+
+
+@pytest.fixture(scope="module")
+def trained(run_dir):
+    """The run's config, results and predictions."""
+    return {name: json.loads((run_dir / f"{name}.json").read_text())
+            for name in ("config", "results", "predictions")}
+
+
+def count_windows(run, question, context):
+    examples = datasets.Dataset.from_list([{"id": "0", "question": question, "context": context}])
+    return len(prepare_eval_features(examples, run.tokenizer, run.data_cfg))
+
+
+def test_run_settings_come_from_config_json_and_defaults_for_a_bare_model(run, run_dir):
+    assert (run.data_cfg.max_seq_length, run.data_cfg.doc_stride) == (128, 48)
+    bare = load_run(run_dir / "model")
+    assert (bare.data_cfg.max_seq_length, bare.data_cfg.doc_stride) == (384, 128)
+
+
+def test_answer_is_a_span_of_the_context(run):
+    prediction = answer(run, QUESTION, CONTEXT)
+    assert prediction.text and prediction.text == CONTEXT[prediction.start_char:
+                                                          prediction.end_char]
+
+
+def test_long_context_is_read_in_several_windows(run, trained):
+    records = read_squad_file(DEV)
+    context = ""
+    for record in records:  # distinct paragraphs, joined to about 2,000 characters
+        if record["context"] not in context:
+            context += record["context"] + "\n\n"
+        if len(context) >= 2000:
+            break
+    assert count_windows(run, QUESTION, context) >= 3
+    prediction = answer(run, QUESTION, context)
+    assert prediction.text and prediction.text == context[prediction.start_char:
+                                                          prediction.end_char]
+    # A dev question that needs several windows gets the answer it got after training.
+    by_id = {r["id"]: r for r in records[:12]}
+    qid = max(by_id, key=lambda q: count_windows(run, by_id[q]["question"], by_id[q]["context"]))
+    assert count_windows(run, by_id[qid]["question"], by_id[qid]["context"]) > 1
+    assert answer(run, by_id[qid]["question"], by_id[qid]["context"]).text == (
+        trained["predictions"][qid])
+
+
+def test_predict_cli_prints_the_answer_and_json(run_dir, capsys):
+    assert predict.main([str(run_dir), "--question", QUESTION, "--context", CONTEXT]) == 0
+    plain = capsys.readouterr().out.splitlines()[0]
+    assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) == {"answer", "score", "start", "end"}
+    assert result["answer"] == plain == CONTEXT[result["start"]:result["end"]]
+
+
+def test_predict_cli_answers_a_data_file(run_dir, trained, tmp_path, capsys):
+    out = tmp_path / "predictions.json"
+    argv = [str(run_dir), "--data", DEV, "--max-samples", "5", "--out", str(out)]
+    assert predict.main(argv) == 0
+    predictions = json.loads(out.read_text())
+    assert predictions == {qid: trained["predictions"][qid] for qid in list(predictions)}
+    assert len(predictions) == 5 and "Wrote 5 predictions" in capsys.readouterr().out
+
+    # Flat records with no answers yet: questions to answer, default output path.
+    flat = tmp_path / "questions.jsonl"
+    flat.write_text(json.dumps({"id": "q1", "question": QUESTION, "context": CONTEXT,
+                                "answers": []}) + "\n")
+    assert predict.main([str(run_dir), "--data", str(flat)]) == 0
+    written = json.loads((run_dir / "predictions_questions.json").read_text())
+    assert list(written) == ["q1"] and written["q1"] in CONTEXT
+
+
+def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
+    """Run as `python -m qa_experiments.evaluate`: the HF `evaluate` package is not shadowed."""
+    data = trained["config"]["data"]
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.evaluate", str(run_dir), "--data",
+         data["eval_file"], "--max-samples", str(data["max_eval_samples"])],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "exact_match=" in done.stdout and "f1=" in done.stdout
+    metrics = json.loads((run_dir / "eval_dev-v1.1.json").read_text())
+    results = trained["results"]
+    for key in ("exact_match", "f1"):
+        assert metrics[key] == pytest.approx(results[key], abs=1e-9)
+    for key in ("eval_examples", "eval_features"):
+        assert metrics[key] == results[key]
+
+
+def test_evaluate_prints_the_v2_breakdown():
+    text = evaluate.format_metrics({
+        "exact_match": 50.0, "f1": 60.0, "eval_examples": 4, "eval_features": 5,
+        "HasAns_exact_match": 0.0, "HasAns_f1": 20.0, "HasAns_total": 2,
+        "NoAns_exact_match": 100.0, "NoAns_f1": 100.0, "NoAns_total": 2,
+    })
+    assert text.splitlines() == [
+        "exact_match=50.00 f1=60.00 (4 questions, 5 windows)",
+        "  HasAns: exact_match=0.00 f1=20.00 (2 questions)",
+        "  NoAns: exact_match=100.00 f1=100.00 (2 questions)",
+    ]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CPU settings")
+def test_prediction_on_the_cpu_keeps_only_a_cpu_runs_bf16():
+    assert prediction_device_arguments({})["use_cpu"]
+    assert not prediction_device_arguments({"device": "cuda", "precision": "bf16"})["bf16"]
+    assert not prediction_device_arguments({"device": "auto", "precision": "fp16"})["fp16"]
+    assert prediction_device_arguments({"device": "cpu", "precision": "bf16"})["bf16"]
+
+
+def test_bare_checkpoint_without_weights_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(RunLoadError, match="holds no model"):
+        load_run(tmp_path)
+
+
+@pytest.mark.parametrize("cli", [predict, evaluate])
+@pytest.mark.parametrize("problem", ["missing_run", "no_model", "missing_data", "bad_data"])
+def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsys):
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text('{"data": 3}')
+    target, data = {
+        "missing_run": (tmp_path / "nowhere", DEV),
+        "no_model": (tmp_path, DEV),
+        "missing_data": (run_dir, tmp_path / "missing.json"),
+        "bad_data": (run_dir, bad_json),
+    }[problem]
+    argv = [str(target), "--data", str(data), "--max-samples", "2", "--out",
+            str(tmp_path / "out.json")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err  # above it, at most progress bars of the model loading
+    assert err.strip().splitlines()[-1].startswith(f"{cli.PROG}: error: ")
+    assert err.count(f"{cli.PROG}: error") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out.json").exists()
