@@ -22,7 +22,7 @@ import datasets
 import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments
 
 from qa_experiments.evaluation import decode_answers, evaluate_features, predict_logits
 from qa_experiments.hub import HubUnavailableError
@@ -31,7 +31,7 @@ from qa_experiments.postprocessing import Prediction
 from qa_experiments.preprocessing import prepare_eval_features
 from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
 from qa_experiments.squad_data import DataError, SplitReport, load_split
-from qa_experiments.training import pad_multiple, device_arguments
+from qa_experiments.training import device_arguments, padding_collator
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
@@ -216,7 +216,7 @@ def prediction_trainer(
             disable_tqdm=not progress,
             **prediction_device_arguments(run.hardware),
         )
-        collator = DataCollatorWithPadding(run.tokenizer, pad_to_multiple_of=pad_multiple(args))
+        collator = padding_collator(run.tokenizer, args)
         yield Trainer(model=run.model, args=args, data_collator=collator,
                       processing_class=run.tokenizer)
 

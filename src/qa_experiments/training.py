@@ -51,7 +51,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=train_features,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(args)),
+        data_collator=padding_collator(tokenizer, args),
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
     )
@@ -118,8 +118,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 class StopOnNonFiniteLoss(TrainerCallback):
-    """Stop at the first logged NaN/inf loss or gradient norm, before a checkpoint of the broken model is saved
-    (the Trainer logs before it saves at a step; keep logging_steps a divisor of save_steps)."""
+    """Stop at the first logged NaN/inf loss or gradient norm, before a checkpoint of the broken
+    model is saved (the Trainer logs before it saves at a step; keep logging_steps a divisor of
+    save_steps)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         bad = {k: v for k, v in (logs or {}).items()
@@ -173,10 +174,11 @@ def device_arguments(hardware) -> dict[str, Any]:
     }
 
 
-def pad_multiple(args: TrainingArguments) -> int | None:
-    """Pad batches to a multiple of 8 under mixed precision (tensor cores), else not at all."""
-    # Tensor cores work on multiples of 8; on the CPU extra padding is pure waste.
-    return 8 if (args.bf16 or args.fp16) else None
+def padding_collator(tokenizer, args: TrainingArguments) -> DataCollatorWithPadding:
+    """Pads each batch to its longest window: to a multiple of 8 under mixed precision (tensor
+    cores), exactly otherwise (on the CPU extra padding is pure waste)."""
+    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if args.bf16 or args.fp16
+                                   else None)
 
 
 def peak_memory_mb() -> float:
