@@ -81,6 +81,7 @@ class HardwareConfig:
     dataloader_num_workers: int = 0
     pin_memory: bool = True
     torch_compile: bool = False
+    fused_optimizer: bool = True  # on CUDA, adamw_torch becomes adamw_torch_fused
 
 
 @dataclass

@@ -139,6 +139,10 @@ def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArgument
     """TrainingArguments from the device choice plus the `trainer` node, which wins on conflict."""
     overrides = OmegaConf.to_container(cfg.trainer, resolve=True)
     device = device_arguments(cfg.hardware)
+    if not device["use_cpu"] and cfg.hardware.fused_optimizer and overrides.get("optim") == (
+        "adamw_torch"
+    ):
+        overrides["optim"] = "adamw_torch_fused"  # one kernel for all parameters on the GPU
     try:
         return TrainingArguments(
             **{
