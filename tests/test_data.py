@@ -120,3 +120,45 @@ def test_sample_limits_count_questions(tmp_path):
     assert len(examples) == 4
     examples, _ = load_split(split_cfg(path, max_train_samples=4, max_eval_samples=3), "eval")
     assert len(examples) == 3
+
+
+def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
+    """Every kind of bad record in one file: the run trains on the valid ones and reports."""
+    import subprocess
+    import sys
+
+    from conftest import FAST
+
+    good = [qa(f"good{i}", text="Ada Lovelace" if i % 2 else "1843",
+               start=0 if i % 2 else CONTEXT.index("1843")) for i in range(12)]
+    bad = [
+        qa("shifted", start=1),  # repaired, kept
+        qa("wrong_text", text="Charles Babbage"),
+        qa("outside", start=400),
+        qa("empty_q", question=" "),
+        {"id": "no_answers_field", "question": "Who?"},
+        qa("good0"),  # duplicate id
+        qa("flag", is_impossible=True),
+    ]
+    data = nested(good + bad)
+    data["data"][0]["paragraphs"].append({"context": "", "qas": [qa("empty_context")]})
+    data["data"][0]["paragraphs"].append({"context": "x" * 100_001, "qas": [qa("huge")]})
+    path = write(tmp_path / "catalogue.json", data)
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", *FAST, "model=tiny_bert", "data=local",
+         f"data.train_file={path}", f"data.eval_file={path}", f"hydra.run.dir={tmp_path / 'run'}",
+         "data.max_eval_samples=null"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    train = results["data_report"]["train"]
+    assert train["dropped"] == {
+        "answer_not_at_start": 1, "answer_outside_context": 1, "empty_question": 1,
+        "missing_field": 1, "duplicate_id": 1, "inconsistent_v2_flag": 1, "empty_context": 1,
+        "context_too_long": 1,
+    }
+    assert train["repaired"] == {"answer_start_off_by_whitespace": 1}
+    assert results["train_examples"] == 13  # every valid record, the repaired one included
+    predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
+    assert {f"good{i}" for i in range(12)} | {"shifted"} <= predictions.keys()

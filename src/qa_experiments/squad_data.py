@@ -20,6 +20,7 @@ from qa_experiments.hub import resolve_local_files_only
 
 REQUIRED_FIELDS = ("id", "context", "question", "answers")
 REPAIR_WINDOW = 3  # characters an answer_start may be off (whitespace) and still be repaired
+MAX_CONTEXT_CHARS = 100_000  # ~50x SQuAD's longest paragraph: a whole book pasted by mistake
 
 
 class DataError(ValueError):
@@ -163,6 +164,9 @@ def _check_record(record, report, *, version_2, is_train):  # noqa: C901 - one c
         return None
     if not isinstance(question, str) or not question.strip():
         report.problem("empty_question", record_id, "question is empty")
+        return None
+    if len(context) > MAX_CONTEXT_CHARS:
+        report.problem("context_too_long", record_id, f"{len(context)} characters")
         return None
     answers = _answer_lists(record["answers"])
     if answers is None:
