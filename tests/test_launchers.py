@@ -21,14 +21,6 @@ from qa_experiments.paths import config_dir
 SWEEP_DIR = re.compile(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}")
 
 
-def search_override() -> str:
-    """`hparams_search=optuna`, or `+hparams_search=optuna` while config.yaml's defaults list
-    has no hparams_search entry."""
-    defaults = yaml.safe_load((config_dir() / "config.yaml").read_text())["defaults"]
-    listed = any(isinstance(item, dict) and "hparams_search" in item for item in defaults)
-    return ("" if listed else "+") + "hparams_search=optuna"
-
-
 def multirun(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "qa_experiments.train", "-m", *FAST, *overrides],
@@ -62,7 +54,7 @@ def job(sweep: Path, num: int) -> tuple[dict, dict]:
 
 def test_optuna_search_records_the_best_trial(tmp_path):
     done = multirun(
-        tmp_path, search_override(), "hydra.sweeper.n_trials=3",
+        tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3",
         "model=choice(tiny_bert,tiny_roberta)", "optimizer.lr=tag(log,interval(1e-4,1e-2))",
         "optimizer.warmup=0",  # fixed values leave the search space
     )
@@ -89,7 +81,7 @@ def test_optuna_search_records_the_best_trial(tmp_path):
 def test_optuna_study_persists_in_sqlite_and_resumes(tmp_path):
     import optuna
 
-    search = [search_override(), "hydra.sweeper.n_trials=1", "hydra.sweeper.study_name=qa",
+    search = ["hparams_search=optuna", "hydra.sweeper.n_trials=1", "hydra.sweeper.study_name=qa",
               "hydra.sweeper.storage=sqlite:///optuna.db",  # relative to the working directory
               "model=tiny_bert", "optimizer.warmup=0"]
     first = multirun(tmp_path, *search)
@@ -107,15 +99,11 @@ def test_optuna_study_persists_in_sqlite_and_resumes(tmp_path):
     assert best["best_value"] == pytest.approx(max(f1s))  # over both runs of the study
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a failed job returns NaN; optuna 2.10 refuses NaN in study.tell and the sweeper's fallback "
-    "tell(FAIL, values=[nan]) raises 'Values were told...', ending the study. Returning None "
-    "from a failed job under the Optuna sweeper makes it a FAIL trial and the study goes on."))
 def test_optuna_study_goes_on_after_a_failed_trial(tmp_path):
     # The sampler's seed is the run seed (42): trial 0 draws lr=-1.0, which the optimizer
     # refuses (the job fails), and trial 1 draws lr=1e-4.
-    done = multirun(tmp_path, search_override(), "hydra.sweeper.n_trials=2", "model=tiny_bert",
-                    "optimizer.lr=choice(1e-4,-1.0)", "optimizer.warmup=0")
+    done = multirun(tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+                    "model=tiny_bert", "optimizer.lr=choice(1e-4,-1.0)", "optimizer.warmup=0")
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     (sweep,) = (tmp_path / "multirun").glob("*/*")
     status = [json.loads((sweep / str(i) / "status.json").read_text()) for i in range(2)]
@@ -155,7 +143,7 @@ def test_optuna_search_space_names_real_keys_and_choices():
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    cfg = compose_with_hydra(search_override())
+    cfg = compose_with_hydra("hparams_search=optuna")
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
     assert sweeper.sampler._target_ == "optuna.samplers.TPESampler"

@@ -84,4 +84,5 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("bundled_data", bundled_data_path, replace=True)
     OmegaConf.register_new_resolver("minilm_path", minilm_path, replace=True)
     OmegaConf.register_new_resolver("tiny_model", tiny_model_path, replace=True)
-    OmegaConf.register_new_resolver("run_timestamp", run_timestamp, replace=True)
+    # Cached like Hydra's ${now:}: every job of a sweep resolves the same sweep directory.
+    OmegaConf.register_new_resolver("run_timestamp", run_timestamp, replace=True, use_cache=True)

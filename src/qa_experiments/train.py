@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sys
 from pathlib import Path
@@ -120,10 +119,11 @@ def sweep_group(hydra_cfg) -> str | None:
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     """Hydra task function. A failure is summed up in one line (the traceback goes to the run's
     log file) and ends the run with exit status 2 for a user error, 1 otherwise; in a multirun
-    the failed job is recorded and the sweep goes on with the next one."""
+    the failed job is recorded and the sweep goes on with the next one (its value is None,
+    which the Optuna sweeper records as a failed trial; NaN would end the study)."""
     try:
         return train(cfg)
     except Exception as error:
@@ -131,7 +131,7 @@ def main(cfg: DictConfig) -> float:
         multirun = HydraConfig.get().mode == RunMode.MULTIRUN
         log.error("%s%s: %s", "Job failed: " if multirun else "", type(error).__name__, error)
         if multirun:
-            return math.nan
+            return None
         sys.exit(2 if isinstance(error, USER_ERRORS) else 1)
 
 
