@@ -11,7 +11,6 @@ Face `evaluate` package that qa_experiments.metrics imports. Run it with `-m`, n
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +58,8 @@ def _run(args: argparse.Namespace) -> int:
         data_file_stem,
         evaluate_file,
         load_run,
-        one_line,
+        write_output,
     )
-    from qa_experiments.results import write_json
 
     check_data_file(args.data)  # before the model is loaded
     run = load_run(args.run_dir)
@@ -69,10 +67,7 @@ def _run(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, progress=True)
     print(format_metrics(results))
     out = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
-    try:
-        write_json(out, results)
-    except OSError as error:
-        print(f"{PROG}: error: cannot write {out}: {one_line(error)}", file=sys.stderr)
+    if not write_output(PROG, out, results):
         return 1
     print(f"Wrote {out}")
     return 0
@@ -81,13 +76,9 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
     args = _parse_args(argv)
-    from qa_experiments.inference import USER_ERRORS, one_line  # heavy: after argument checks
+    from qa_experiments.inference import run_cli  # heavy: after argument checks
 
-    try:
-        return _run(args)
-    except USER_ERRORS as error:
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
-        return 2
+    return run_cli(PROG, lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.postprocessing import Prediction
 from qa_experiments.preprocessing import prepare_eval_features
+from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
 from qa_experiments.squad_data import DataError, SplitReport, load_split
 from qa_experiments.training import device_arguments, padding_collator
@@ -256,3 +258,22 @@ def check_data_file(data_file: str | Path) -> Path:
 def one_line(error: BaseException) -> str:
     """The error's message on one line, for a CLI's stderr."""
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def run_cli(prog: str, command: Callable[[], int]) -> int:
+    """Run a CLI command: a user error becomes one line on stderr and exit status 2."""
+    try:
+        return command()
+    except USER_ERRORS as error:
+        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def write_output(prog: str, path: Path, data: Any) -> bool:
+    """Write a JSON result; False (after saying why on stderr) when it cannot be written."""
+    try:
+        write_json(path, data)
+    except OSError as error:
+        print(f"{prog}: error: cannot write {path}: {one_line(error)}", file=sys.stderr)
+        return False
+    return True

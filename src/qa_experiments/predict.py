@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 PROG = "qa-predict"
@@ -65,16 +64,12 @@ def _print_answer(prediction, as_json: bool) -> None:
 
 
 def _predict_data(run, args: argparse.Namespace) -> int:
-    from qa_experiments.inference import data_file_stem, one_line, predict_file
-    from qa_experiments.results import write_json
+    from qa_experiments.inference import data_file_stem, predict_file, write_output
 
     _, predictions = predict_file(run, args.data, max_samples=args.max_samples,
                                   batch_size=args.batch_size, progress=True)
     out = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
-    try:
-        write_json(out, predictions)
-    except OSError as error:
-        print(f"{PROG}: error: cannot write {out}: {one_line(error)}", file=sys.stderr)
+    if not write_output(PROG, out, predictions):
         return 1
     print(f"Wrote {len(predictions)} predictions to {out}")
     return 0
@@ -105,13 +100,9 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
     args = _parse_args(argv)
-    from qa_experiments.inference import USER_ERRORS, one_line  # heavy: after argument checks
+    from qa_experiments.inference import run_cli  # heavy: after argument checks
 
-    try:
-        return _run(args)
-    except USER_ERRORS as error:
-        print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
-        return 2
+    return run_cli(PROG, lambda: _run(args))
 
 
 if __name__ == "__main__":
