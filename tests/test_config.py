@@ -49,7 +49,7 @@ def test_model_choices_point_at_the_expected_backbones(tmp_path):
 def test_trainer_node_passes_fields_through(tmp_path):
     cfg = compose_config(
         ["trainer.num_train_epochs=3", "trainer.per_device_train_batch_size=4",
-         "+trainer.max_grad_norm=0.5", "optimizer.lr=3e-5"]
+         "trainer.max_grad_norm=0.5", "optimizer.lr=3e-5"]
     )
     args = build_training_arguments(cfg, tmp_path)
     assert (args.num_train_epochs, args.per_device_train_batch_size) == (3, 4)

@@ -64,7 +64,7 @@ def test_finished_run_is_not_overwritten_by_another_config(tmp_path):
 
 
 def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
-    done = start(tmp_path / "nan", "optimizer.lr=1e30", "+trainer.max_grad_norm=0",
+    done = start(tmp_path / "nan", "optimizer.lr=1e30", "trainer.max_grad_norm=0",
                  "trainer.num_train_epochs=1")
     assert done.wait(timeout=600) != 0
     log = (tmp_path / "nan" / "train.log").read_text()
