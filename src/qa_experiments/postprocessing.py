@@ -88,11 +88,8 @@ def best_spans_per_window(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score, start token and end token of the best valid span in each window (-inf if none)."""
     k = min(n_best_size, start_logits.shape[1])
-    # The reference takes the k largest logits in descending order; ties keep the later index
-    # first (argsort is ascending, then reversed), which a stable sort reproduces here.
-    top_starts = np.argsort(start_logits, axis=1, kind="stable")[:, ::-1][:, :k]
-    top_ends = np.argsort(end_logits, axis=1, kind="stable")[:, ::-1][:, :k]
     rows = np.arange(len(start_logits))[:, None]
+    top_starts, top_ends = top_k(start_logits, k, rows), top_k(end_logits, k, rows)
     pair_scores = (
         start_logits[rows, top_starts][:, :, None] + end_logits[rows, top_ends][:, None, :]
     )
@@ -107,3 +104,14 @@ def best_spans_per_window(
     best = pair_scores.argmax(axis=1)
     score = pair_scores[rows[:, 0], best]
     return score, top_starts[rows[:, 0], best // k], top_ends[rows[:, 0], best % k]
+
+
+def top_k(logits: np.ndarray, k: int, rows: np.ndarray) -> np.ndarray:
+    """Indices of the k largest logits of each row, largest first (a partial sort, then a
+    sort of the k)."""
+    if k < logits.shape[1]:
+        candidates = np.argpartition(logits, -k, axis=1)[:, -k:]
+    else:
+        candidates = np.broadcast_to(np.arange(logits.shape[1]), logits.shape)
+    order = np.argsort(-logits[rows, candidates], axis=1, kind="stable")
+    return np.take_along_axis(candidates, order, axis=1)

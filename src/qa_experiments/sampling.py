@@ -16,11 +16,9 @@ import torch
 from torch.utils.data import Sampler
 from transformers import Trainer
 
-MEGABATCH_BATCHES = 50  # batches drawn at random before being grouped by length
-
 
 class BucketedLengthSampler(Sampler[int]):
-    """Random order, then inside each megabatch: group by length bucket, shuffle batches."""
+    """Each batch: windows drawn at random from one length bucket; batches in random order."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, bucket_width: int, seed: int):
         self.lengths = torch.as_tensor(lengths)
@@ -39,14 +37,11 @@ class BucketedLengthSampler(Sampler[int]):
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         self.epoch += 1  # a fresh order each epoch even if nobody calls set_epoch
         order = torch.randperm(len(self.lengths), generator=generator)
-        size = self.batch_size * MEGABATCH_BATCHES
-        for megabatch in order.split(size):
-            buckets = self.lengths[megabatch] // self.bucket_width
-            # A stable sort keeps the random order inside each bucket.
-            grouped = megabatch[torch.sort(buckets, stable=True).indices]
-            batches = grouped.split(self.batch_size)
-            for b in torch.randperm(len(batches), generator=generator).tolist():
-                yield from batches[b].tolist()
+        buckets = self.lengths[order] // self.bucket_width
+        # A stable sort keeps the random order inside each bucket.
+        batches = order[torch.sort(buckets, stable=True).indices].split(self.batch_size)
+        for b in torch.randperm(len(batches), generator=generator).tolist():
+            yield from batches[b].tolist()
 
 
 class QATrainer(Trainer):
