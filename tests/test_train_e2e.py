@@ -130,3 +130,36 @@ def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     run_train(tmp_path, "longer", overrides + ["data.max_seq_length=96", "data.doc_stride=32"])
     longer = json.loads((tmp_path / "longer" / "results.json").read_text())
     assert longer["train_features"] > first["train_features"]  # other windows: not reused
+
+
+def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch):
+    """Length-bucketed batches vary in length; dynamo must switch to a dynamic length after the
+    first change instead of compiling once per length (or falling back to eager at its limit)."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from qa_experiments import training
+
+    lengths = set()
+
+    def recording_collator(tokenizer, args):
+        collate = training.DataCollatorWithPadding(tokenizer)
+
+        def record(features):
+            batch = collate(features)
+            lengths.add(batch["input_ids"].shape[1])
+            return batch
+
+        return record
+
+    monkeypatch.setattr(training, "padding_collator", recording_collator)
+    torch._dynamo.reset()
+    counters.clear()
+    _, run_dir = run_train(tmp_path, "compiled", [
+        "model=tiny_bert", "data.max_train_samples=200", "hardware.torch_compile=true",
+        "+trainer.torch_compile_backend=eager",  # dynamo's shape handling without codegen time
+    ])
+    compiles = counters["stats"]["unique_graphs"]
+    assert len(lengths) >= 6, lengths
+    assert 1 <= compiles <= 3  # static, dynamic length, dynamic batch size (the last batch)
+    assert json.loads((run_dir / "results.json").read_text())["train_samples_per_second"] > 0
