@@ -2,7 +2,7 @@
 
 Same model (MiniLM), data (the bundled genuine v1.1 train subset) and hyperparameters
 (`experiment=reference`), measured one after the other in this run. Prints train samples/s,
-non-padding tokens/s and dev F1 of both; the last line is the headline ratio.
+non-padding tokens/s, peak memory and dev F1 of both; the last line is the headline ratio.
 
     python benchmarks/train_throughput.py                      # the full reference settings
     python benchmarks/train_throughput.py --max-train-samples 600 --epochs 1 --max-eval-samples 500
@@ -51,6 +51,7 @@ def main() -> None:
             results[name] = r = run(name, overrides, common, Path(out))
             print(f"{name}: {r['train_samples_per_second']:.2f} samples/s, "
                   f"{r['train_tokens_per_second']:.0f} tokens/s, train {r['train_runtime']:.0f} s, "
+                  f"peak RSS {r['peak_memory_mb'] / 1024:.1f} GB, "
                   f"EM {r['exact_match']:.2f} / F1 {r['f1']:.2f}", flush=True)
     base, ours = results.values()
     ratio = ours["train_samples_per_second"] / base["train_samples_per_second"]
