@@ -91,6 +91,7 @@ def test_local_data_without_files_says_what_to_pass():
         ("hardware.precision=fp8", "hardware.precision"),
         ("data.doc_stride=400", "doc_stride"),
         ("data.max_eval_samples=0", "max_eval_samples"),
+        ("data.preprocessing_num_workers=0", "preprocessing_num_workers"),
     ],
 )
 def test_bad_values_are_refused_with_the_key(override, message):

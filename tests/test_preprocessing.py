@@ -11,8 +11,10 @@ from qa_experiments.modeling import load_tokenizer
 from qa_experiments.paths import bundled_data_path, minilm_path, tiny_model_path
 from qa_experiments.preprocessing import (
     NO_CONTEXT,
+    PARALLEL_MIN_EXAMPLES,
     prepare_eval_features,
     prepare_train_features,
+    tokenization_workers,
 )
 from qa_experiments.schema import DataConfig, ModelConfig
 from qa_experiments.scoring import normalize_answer
@@ -129,3 +131,23 @@ def test_max_train_features_cuts_after_tokenization(tokenizers):
                                                max_train_features=70)
     )
     assert len(features) == 70
+
+
+def test_large_splits_tokenize_in_one_process_per_core(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES - 1) is None
+    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES) == 4
+    assert tokenization_workers(data_cfg(preprocessing_num_workers=3), 10) == 3
+    assert tokenization_workers(data_cfg(preprocessing_num_workers=1), 10**6) is None
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert tokenization_workers(data_cfg(), 10**6) is None
+
+
+def test_parallel_tokenization_gives_the_same_windows(tokenizers):
+    examples = bundled_examples("train-v1.1-subset.json.gz").select(range(300))
+    settings = {"max_seq_length": 128, "doc_stride": 32}
+    single = prepare_train_features(examples, tokenizers["bert"], data_cfg(**settings))
+    parallel = prepare_train_features(
+        examples, tokenizers["bert"], data_cfg(preprocessing_num_workers=2, **settings)
+    )
+    assert parallel.to_list() == single.to_list()

@@ -47,7 +47,7 @@ class DataConfig:
     max_train_samples: int | None = None  # examples (questions), like the notebook's select(range)
     max_train_features: int | None = None  # tokenized windows, applied after max_train_samples
     max_eval_samples: int | None = None  # questions; every window of a kept question is kept
-    preprocessing_num_workers: int | None = None
+    preprocessing_num_workers: int | None = None  # null: one per core for >= 10,000 examples
     cache_features: bool = True  # reuse tokenized windows across runs (qa-experiments cache)
     n_best_size: int = 20
     max_answer_length: int = 30
@@ -157,7 +157,8 @@ def validate_config(cfg: DictConfig) -> None:
             f"data.max_seq_length={data.max_seq_length} with data.max_question_length="
             f"{data.max_question_length}; lower the stride or raise the length."
         )
-    for key in ("max_train_samples", "max_train_features", "max_eval_samples"):
+    for key in ("max_train_samples", "max_train_features", "max_eval_samples",
+                "preprocessing_num_workers"):
         if data[key] is not None and data[key] < 1:
             raise ConfigError(f"data.{key}={data[key]} must be a positive count or null.")
 
