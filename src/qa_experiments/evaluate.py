@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.predict import positive_int
+from qa_experiments.cli import positive_int, run_command
 
 PROG = "qa-evaluate"
 BREAKDOWN = ("HasAns", "NoAns")
@@ -75,10 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
-    args = _parse_args(argv)
-    from qa_experiments.inference import run_cli  # heavy: after argument checks
-
-    return run_cli(PROG, lambda: _run(args))
+    return run_command(PROG, _parse_args, _run, argv)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,10 @@ import json
 import math
 from pathlib import Path
 
+from qa_experiments.cli import positive_int, run_command
+
 PROG = "qa-predict"
 
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive count, got {value}")
-    return value
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -99,10 +94,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
-    args = _parse_args(argv)
-    from qa_experiments.inference import run_cli  # heavy: after argument checks
-
-    return run_cli(PROG, lambda: _run(args))
+    return run_command(PROG, _parse_args, _run, argv)
 
 
 if __name__ == "__main__":

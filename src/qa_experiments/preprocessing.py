@@ -52,8 +52,8 @@ def tokenization_workers(data_cfg, num_examples: int) -> int | None:
     """Processes for `Dataset.map`: `data.preprocessing_num_workers` when set, else one per
     available CPU core (at most 8) for a large split and a single process for a small one.
 
-    The fast tokenizer already spreads a batch over the cores, but the window labelling around
-    it is Python: on 2 cores, 2 processes tokenize the full train set in 24.5 s instead of 44.
+    Measured on 2 cores: the approximate full train set (87,636 questions) takes 24.5 s in 2
+    processes instead of 44 s in one.
     """
     workers = data_cfg.preprocessing_num_workers
     if workers is None and num_examples >= PARALLEL_MIN_EXAMPLES:
