@@ -27,11 +27,13 @@ def start(run_dir, *extra):
     )
 
 
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    reference = start(tmp_path / "uninterrupted")
+def kill_and_resume(tmp_path, *extra) -> None:
+    """SIGKILL a run after its checkpoint-40, resume it, and check that it ends exactly like an
+    uninterrupted run of the same settings (`extra` overrides for both)."""
+    reference = start(tmp_path / "uninterrupted", *extra)
     assert reference.wait(timeout=600) == 0, reference.stderr.read()[-2000:]
 
-    interrupted = start(tmp_path / "killed")
+    interrupted = start(tmp_path / "killed", *extra)
     checkpoints = tmp_path / "killed" / "checkpoints"
     deadline = time.monotonic() + 300
     while not list(checkpoints.glob("checkpoint-40")) and interrupted.poll() is None:
@@ -41,7 +43,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     interrupted.wait()
     assert not (tmp_path / "killed" / "results.json").exists(), "killed too late: raise steps"
 
-    resumed = start(tmp_path / "killed", "resume=true")
+    resumed = start(tmp_path / "killed", *extra, "resume=true")
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
     log = (tmp_path / "killed" / "train.log").read_text()
     assert "Resuming from" in log
@@ -51,6 +53,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert second["exact_match"] == pytest.approx(first["exact_match"], abs=1e-6)
     assert json.loads((tmp_path / "killed" / "predictions.json").read_text()) == json.loads(
         (tmp_path / "uninterrupted" / "predictions.json").read_text())
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    kill_and_resume(tmp_path)
 
 
 def test_finished_run_is_not_overwritten_by_another_config(tmp_path):

@@ -132,18 +132,19 @@ def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     assert longer["train_features"] > first["train_features"]  # other windows: not reused
 
 
-def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch):
-    """Length-bucketed batches vary in length; dynamo must switch to a dynamic length after the
-    first change instead of compiling once per length (or falling back to eager at its limit)."""
+def compiled_run(tmp_path, monkeypatch, overrides) -> tuple[set[int], int, dict]:
+    """Train tiny BERT with torch.compile on length-bucketed batches; return the batch lengths
+    seen, the number of graphs dynamo compiled, and the run's results."""
     import torch._dynamo
     from torch._dynamo.utils import counters
 
     from qa_experiments import training
 
     lengths = set()
+    make_collator = training.padding_collator
 
     def recording_collator(tokenizer, args):
-        collate = training.DataCollatorWithPadding(tokenizer)
+        collate = make_collator(tokenizer, args)
 
         def record(features):
             batch = collate(features)
@@ -157,9 +158,19 @@ def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch
     counters.clear()
     _, run_dir = run_train(tmp_path, "compiled", [
         "model=tiny_bert", "data.max_train_samples=200", "hardware.torch_compile=true",
-        "+trainer.torch_compile_backend=eager",  # dynamo's shape handling without codegen time
+        *overrides,
     ])
-    compiles = counters["stats"]["unique_graphs"]
+    results = json.loads((run_dir / "results.json").read_text())
+    return lengths, counters["stats"]["unique_graphs"], results
+
+
+def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch):
+    """Length-bucketed batches vary in length; dynamo must switch to a dynamic length after the
+    first change instead of compiling once per length (or falling back to eager at its limit)."""
+    lengths, compiles, results = compiled_run(
+        tmp_path, monkeypatch,
+        ["+trainer.torch_compile_backend=eager"],  # dynamo's shape handling without codegen time
+    )
     assert len(lengths) >= 6, lengths
     assert 1 <= compiles <= 3  # static, dynamic length, dynamic batch size (the last batch)
-    assert json.loads((run_dir / "results.json").read_text())["train_samples_per_second"] > 0
+    assert results["train_samples_per_second"] > 0

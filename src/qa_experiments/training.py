@@ -29,6 +29,9 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train and evaluate a validated `cfg`; write the run's files into `run_dir`; return
     its metrics."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
+    warning = data_parallel_warning(args.n_gpu, args.world_size)
+    if warning:
+        log.warning(warning)
     write_json(run_dir / "config.json", OmegaConf.to_container(cfg, resolve=True))
 
     started = time.perf_counter()
@@ -176,6 +179,19 @@ def device_arguments(hardware) -> dict[str, Any]:
         "fp16": precision == "fp16",
         "tf32": bool(hardware.tf32 and ampere) if use_cuda else None,
     }
+
+
+def data_parallel_warning(n_gpu: int, world_size: int) -> str | None:
+    """What to do instead when one process would drive several GPUs: the Trainer then wraps the
+    model in torch.nn.DataParallel, slower than one process per GPU (DDP)."""
+    if n_gpu <= 1 or world_size > 1:
+        return None
+    return (
+        f"{n_gpu} GPUs are visible to one process, so the Trainer falls back to DataParallel, "
+        f"which is slower than one process per GPU. Launch the ranks with torchrun instead: "
+        f"torchrun --nproc_per_node={n_gpu} -m qa_experiments.train ... (or use one GPU: "
+        "CUDA_VISIBLE_DEVICES=0)."
+    )
 
 
 def padding_collator(tokenizer, args: TrainingArguments) -> DataCollatorWithPadding:
