@@ -291,7 +291,8 @@ def main() -> None:
               "trainer.disable_tqdm=true", "trainer.logging_steps=50", *limits]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        models = {"bert-base": str(bert_base(tmp / "bert-base", args.smoke)), "MiniLM": minilm_path()}
+        models = {"bert-base": str(bert_base(tmp / "bert-base", args.smoke)),
+                  "MiniLM": minilm_path()}
         window = mean_window_length(common)
         report.add("mean_window_tokens", round(window, 1))
         flops = {name: flops_per_token(path, window) for name, path in models.items()}

@@ -47,8 +47,10 @@ def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.
     logits = []
     for sorted_logits in output.predictions[:2]:
         restored = np.full((len(order), width), -1e4, dtype=np.float32)
-        # Batches were padded (with -100) to their own length; keep the real positions only.
-        restored[order, : sorted_logits.shape[1]] = sorted_logits
+        # Batches were padded (with -100) to their own length, under mixed precision up to a
+        # multiple of 8 beyond the longest window; keep the real positions only.
+        kept = min(width, sorted_logits.shape[1])
+        restored[order, :kept] = sorted_logits[:, :kept]
         logits.append(restored)
     return logits[0], logits[1]
 

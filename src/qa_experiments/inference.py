@@ -33,7 +33,7 @@ from qa_experiments.preprocessing import prepare_eval_features
 from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
 from qa_experiments.squad_data import DataError, SplitReport, load_split
-from qa_experiments.training import device_arguments, padding_collator
+from qa_experiments.training import device_arguments, padding_collator, set_tf32
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
@@ -218,6 +218,7 @@ def prediction_trainer(
             disable_tqdm=not progress,
             **prediction_device_arguments(run.hardware),
         )
+        set_tf32(args.tf32)
         collator = padding_collator(run.tokenizer, args)
         yield Trainer(model=run.model, args=args, data_collator=collator,
                       processing_class=run.tokenizer)

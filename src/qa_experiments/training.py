@@ -147,7 +147,7 @@ def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArgument
     ):
         overrides["optim"] = "adamw_torch_fused"  # one kernel for all parameters on the GPU
     try:
-        return TrainingArguments(
+        args = TrainingArguments(
             **{
                 **device,
                 "output_dir": str(run_dir / "checkpoints"),
@@ -159,6 +159,15 @@ def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArgument
         )
     except (ValueError, TypeError) as error:
         raise ConfigError(f"Invalid TrainingArguments from the trainer node: {error}") from error
+    set_tf32(args.tf32)
+    return args
+
+
+def set_tf32(enabled: bool | None) -> None:
+    """Make CUDA float32 matmuls follow `enabled` (None: leave as is). TrainingArguments sets
+    TF32 through a cached function, so in one process a later `tf32=false` can be ignored."""
+    if enabled is not None and torch.cuda.is_available():
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if enabled else "ieee"
 
 
 def device_arguments(hardware) -> dict[str, Any]:
