@@ -310,10 +310,6 @@ def main() -> None:
             return row
 
         steps = [f"trainer.max_steps={args.steps}"]
-        if "tune" in args.phases:
-            for name, overrides in TUNE_VARIANTS.items():
-                if not args.variants or name in args.variants:
-                    measure("tune", name, "bert-base", bert + quick + steps + overrides)
         if "final" in args.phases:
             base = measure("final", "bert-base, fp32 fixed 384", "bert-base",
                            bert + quick + steps + FP32_FIXED)
@@ -335,6 +331,10 @@ def main() -> None:
                 (out / f"profile_{key}.txt").write_text(summary.pop(key))
             report.add("profile", summary)
 
+        if "tune" in args.phases:
+            for name, overrides in TUNE_VARIANTS.items():
+                if not args.variants or name in args.variants:
+                    measure("tune", name, "bert-base", bert + quick + steps + overrides)
 
 if __name__ == "__main__":
     main()

@@ -78,9 +78,21 @@ def _parent_start_time() -> datetime | None:
     return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def device_choice(device: str, cuda_value, cpu_value):
+    """`cuda_value` when `device` (a hardware.device value) means training on a CUDA GPU,
+    else `cpu_value`: lets hardware=auto pick batch shapes by the device it lands on."""
+    if device == "auto":
+        import torch
+
+        return cuda_value if torch.cuda.is_available() else cpu_value
+    return cuda_value if device == "cuda" else cpu_value
+
+
 def register_resolvers() -> None:
-    """Make ${bundled_data:NAME}, ${minilm_path:}, ${tiny_model:ARCH} and
-    ${run_timestamp:PATTERN} usable in the YAML configs."""
+    """Make ${bundled_data:NAME}, ${minilm_path:}, ${tiny_model:ARCH},
+    ${run_timestamp:PATTERN} and ${device_choice:DEVICE,CUDA_VALUE,CPU_VALUE} usable in the
+    YAML configs."""
+    OmegaConf.register_new_resolver("device_choice", device_choice, replace=True)
     OmegaConf.register_new_resolver("bundled_data", bundled_data_path, replace=True)
     OmegaConf.register_new_resolver("minilm_path", minilm_path, replace=True)
     OmegaConf.register_new_resolver("tiny_model", tiny_model_path, replace=True)
