@@ -310,6 +310,14 @@ def main() -> None:
             return row
 
         steps = [f"trainer.max_steps={args.steps}"]
+        if "profile" in args.phases:
+            profile = Profile(skip=20, active=20)
+            measure("final", "bert-base, defaults, profiled", "bert-base",
+                    bert + quick + ["trainer.max_steps=45"], profile)
+            summary = profile.report()
+            for key in ("by_gpu_time", "by_cpu_time"):
+                (out / f"profile_{key}.txt").write_text(summary.pop(key))
+            report.add("profile", summary)
         if "final" in args.phases:
             base = measure("final", "bert-base, fp32 fixed 384", "bert-base",
                            bert + quick + steps + FP32_FIXED)
@@ -322,19 +330,11 @@ def main() -> None:
                             minilm + FP32_FIXED)
             tuned = measure("final", "MiniLM, defaults, one epoch", "MiniLM", minilm)
             report.add("minilm_f1_difference", round(tuned["f1"] - fixed["f1"], 2))
-        if "profile" in args.phases:
-            profile = Profile(skip=20, active=20)
-            measure("final", "bert-base, defaults, profiled", "bert-base",
-                    bert + quick + ["trainer.max_steps=45"], profile)
-            summary = profile.report()
-            for key in ("by_gpu_time", "by_cpu_time"):
-                (out / f"profile_{key}.txt").write_text(summary.pop(key))
-            report.add("profile", summary)
-
         if "tune" in args.phases:
             for name, overrides in TUNE_VARIANTS.items():
                 if not args.variants or name in args.variants:
                     measure("tune", name, "bert-base", bert + quick + steps + overrides)
+
 
 if __name__ == "__main__":
     main()
