@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from qa_experiments.schema import DataConfig
 from qa_experiments.squad_data import DataError, load_split, read_squad_file
+from qa_experiments.squad_files import check_readable
 
 CONTEXT = "Ada Lovelace wrote the first program in 1843."
 
@@ -277,3 +278,10 @@ def test_unreadable_file_is_refused(tmp_path):
     path.chmod(0)
     with pytest.raises(DataError, match="cannot be read"):
         load_split(split_cfg(str(path)), "train")
+
+
+@pytest.mark.parametrize("how", ["truncated_gzip", "corrupt_gzip", "bad_gzip_header",
+                                 "directory"])
+def test_damaged_files_are_refused_before_a_run_starts(tmp_path, how):
+    with pytest.raises(DataError, match="data.json.gz"):
+        check_readable(damage(tmp_path / "data.json.gz", how))

@@ -164,6 +164,9 @@ def register_schema() -> None:
 
 def validate_config(cfg: DictConfig) -> None:
     """Check what the structured schema cannot express; raise ConfigError with the fix."""
+    if len(cfg.optimizer.betas) != 2:  # before anything resolves ${optimizer.betas[1]}
+        raise ConfigError(f"optimizer.betas={list(cfg.optimizer.betas)} must be two numbers "
+                          "[beta1, beta2], each in [0, 1).")
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(
@@ -194,9 +197,6 @@ def validate_config(cfg: DictConfig) -> None:
 
 def _validate_ranges(cfg: DictConfig) -> None:
     """Every numeric setting inside its allowed range (RANGES, OPTIONAL_COUNTS)."""
-    if len(cfg.optimizer.betas) != 2:
-        raise ConfigError(f"optimizer.betas={list(cfg.optimizer.betas)} must be two numbers "
-                          "[beta1, beta2], each in [0, 1).")
     for key, (allowed, text) in RANGES.items():
         value = OmegaConf.select(cfg, key)
         if _is_number(value) and not allowed(value):

@@ -9,15 +9,18 @@ records, so the checks count it as dropped, with where it was.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 JSON_LINES_SUFFIXES = (".jsonl", ".jsonl.gz")
+CHUNK_BYTES = 1 << 20
 
 
 class DataError(ValueError):
@@ -34,27 +37,20 @@ class BadPart:
 
 
 def check_readable(path: str | Path) -> Path:
-    """`path` if it is a file this process can open and read, else DataError."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"Data file {str(path)!r} does not exist or is not a file.")
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error.strerror or error}).") from error
+    """`path` if it is a file that reads to its end (decompressed), else DataError; checked
+    before a run starts, so that a typo or a damaged download fails at once."""
+    path = _data_file(path)
+    with _reading(path), _open_bytes(path) as handle:
+        while handle.read(CHUNK_BYTES):
+            pass
     return path
 
 
 def read_squad_file(path: str | Path) -> list[dict[str, Any] | BadPart]:
     """The records of a SQuAD file in the flat layout, with a BadPart for each unusable part."""
-    path = check_readable(path)
-    try:
-        text = _read_text(path)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error}).") from error
-    except (OSError, EOFError, zlib.error) as error:
-        raise DataError(f"{path}: cannot be read, damaged or cut short ({error}).") from error
+    path = _data_file(path)
+    with _reading(path), _open_bytes(path) as handle:
+        text = handle.read().decode("utf-8-sig")  # a leading byte-order mark is dropped
     if path.name.endswith(JSON_LINES_SUFFIXES):
         items = _parse_json_lines(text)
     else:
@@ -62,13 +58,29 @@ def read_squad_file(path: str | Path) -> list[dict[str, Any] | BadPart]:
     return list(_flatten_nested(items)) if _is_nested(items) else _flat_records(items)
 
 
-def _read_text(path: Path) -> str:
-    """The file's text; gzip is recognised by its content, a leading byte-order mark dropped."""
+def _data_file(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"Data file {str(path)!r} does not exist or is not a file.")
+    return path
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn every way reading `path` can fail into one DataError line."""
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error}).") from error
+    except (OSError, EOFError, zlib.error) as error:  # permission, bad or truncated gzip
+        raise DataError(f"{path}: cannot be read, damaged or cut short ({error}).") from error
+
+
+def _open_bytes(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed when its content is gzip (whatever its name)."""
     with path.open("rb") as handle:
         compressed = handle.read(2) == GZIP_MAGIC
-    opener = gzip.open if compressed else open
-    with opener(path, "rt", encoding="utf-8-sig") as handle:
-        return handle.read()
+    return gzip.open(path, "rb") if compressed else path.open("rb")
 
 
 def _parse_json(text: str, path: Path) -> Any:
