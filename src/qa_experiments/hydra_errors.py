@@ -32,6 +32,8 @@ def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
     try:
         hydra_main()
     except (HydraException, OmegaConfBaseException, OSError) as error:
+        if isinstance(error, OSError) and not error.filename:
+            raise  # not a path Hydra could not write: a failure, not a mistake
         print(f"{prog}: error: {describe(error)} ({FULL_ERROR_HINT})", file=sys.stderr)
         sys.exit(2)
     finally:
@@ -45,8 +47,10 @@ def describe(error: BaseException) -> str:
     if isinstance(error, OverrideParseException):
         return f"cannot parse the override {error.override!r}: {_first_paragraph(error)}"
     if isinstance(error, OSError):  # Hydra creates the run directory and writes .hydra/ into it
-        return (f"cannot write the run directory: {error}; choose a writable hydra.run.dir "
-                "(hydra.sweep.dir with -m)")
+        return (f"cannot create or write {error.filename}: {error.strerror}; choose a writable "
+                "hydra.run.dir (hydra.sweep.dir with -m)")
+    if isinstance(error, OmegaConfBaseException):  # e.g. a bad ${...} in hydra.run.dir
+        return f"{_first_line(error)} (in {error.full_key})"
     cause = error.__cause__
     if isinstance(cause, OmegaConfBaseException):
         return f"{_first_line(error).rstrip('.')}: {_first_line(cause)}{_did_you_mean(cause)}"
