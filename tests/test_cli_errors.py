@@ -68,12 +68,13 @@ def test_unwritable_run_directory_is_one_line(multirun, tmp_path):
         ("hardware.eval_batch_size=0", "hardware.eval_batch_size=0 is out of range: allowed >= 1"),
         ("data.max_seq_length=1024", "data.max_seq_length=1024 is out of range for model=minilm:"
                                      " allowed <= 512"),
+        ("data=squad", "Cannot load dataset 'rajpurkar/squad'"),  # HF_HUB_OFFLINE, not cached
     ],
 )
-def test_bad_values_fail_before_anything_is_loaded(override, message, tmp_path):
+def test_bad_values_and_sources_fail_before_anything_is_loaded(override, message, tmp_path):
     run_dir = tmp_path / "run"
     done = train_cli("logger=wandb", override, f"hydra.run.dir={run_dir}",
-                     env={"WANDB_MODE": "offline"})
+                     env={"WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"})
     assert done.returncode == 2
     (line,) = console_lines(done)
     assert message in line

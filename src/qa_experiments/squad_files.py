@@ -100,8 +100,11 @@ def _parse_json_lines(text: str) -> list[Any]:
             continue
         try:
             items.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError) as error:
-            items.append(BadPart("invalid_json", f"line {number}", str(error)))
+        except json.JSONDecodeError as error:
+            items.append(BadPart("invalid_json", f"line {number}",
+                                 f"{error.msg} at column {error.colno}"))
+        except RecursionError:
+            items.append(BadPart("invalid_json", f"line {number}", "nested too deeply"))
     return items
 
 

@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments import tracking
-from qa_experiments.hub import HubUnavailableError
+from qa_experiments.hub import HubUnavailableError, resolve_local_files_only
 from qa_experiments.hydra_errors import run_reporting_errors
 from qa_experiments.paths import config_dir, register_resolvers
 from qa_experiments.results import write_json
@@ -83,11 +83,14 @@ def train(cfg: DictConfig) -> float:
 
 
 def check_inputs(cfg: DictConfig) -> None:
-    """Refuse unreadable data files and windows longer than the model takes, before a W&B run
-    starts and before any data or weights are loaded (the model's config only)."""
+    """Refuse unreadable data files, an unreachable Hub dataset and windows longer than the model
+    takes, before a W&B run starts and before any data or weights are loaded (the model's
+    config only)."""
     from qa_experiments.modeling import check_max_seq_length
 
-    if not cfg.data.dataset_name:
+    if cfg.data.dataset_name:
+        resolve_local_files_only(cfg.data.dataset_name, "dataset", "dataset")  # Hub or cache
+    else:
         for path in (cfg.data.train_file, cfg.data.eval_file):
             check_readable(path)
     check_max_seq_length(cfg.model, cfg.data.max_seq_length)
