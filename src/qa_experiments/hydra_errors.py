@@ -31,9 +31,10 @@ def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
     os.environ[FULL_ERROR] = "1"  # Hydra re-raises instead of printing its own report
     try:
         hydra_main()
-    except (HydraException, OmegaConfBaseException, OSError) as error:
-        if isinstance(error, OSError) and not error.filename:
-            raise  # not a path Hydra could not write: a failure, not a mistake
+    except Exception as error:
+        if not (isinstance(error, (HydraException, OmegaConfBaseException))
+                or _is_path_error(error)):
+            raise  # a failure, not a mistake in the command line
         print(f"{prog}: error: {describe(error)} ({FULL_ERROR_HINT})", file=sys.stderr)
         sys.exit(2)
     finally:
@@ -46,7 +47,7 @@ def describe(error: BaseException) -> str:
         return f"{_first_paragraph(error)}; choose one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
         return f"cannot parse the override {error.override!r}: {_first_paragraph(error)}"
-    if isinstance(error, OSError):  # Hydra creates the run directory and writes .hydra/ into it
+    if _is_path_error(error):  # Hydra creates the run directory and writes .hydra/ into it
         return (f"cannot create or write {error.filename}: {error.strerror}; choose a writable "
                 "hydra.run.dir (hydra.sweep.dir with -m)")
     if isinstance(error, OmegaConfBaseException):  # e.g. a bad ${...} in hydra.run.dir
@@ -55,6 +56,12 @@ def describe(error: BaseException) -> str:
     if isinstance(cause, OmegaConfBaseException):
         return f"{_first_line(error).rstrip('.')}: {_first_line(cause)}{_did_you_mean(cause)}"
     return _first_paragraph(error)
+
+
+def _is_path_error(error: BaseException) -> bool:
+    """An OSError about a path (MissingConfigException is an OSError too, without one)."""
+    return isinstance(error, OSError) and not isinstance(error, HydraException) and bool(
+        error.filename)
 
 
 def _first_line(error: BaseException) -> str:
