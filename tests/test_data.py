@@ -235,7 +235,8 @@ def test_json_lines_bad_line_is_dropped_with_its_real_line_number(tmp_path):
     examples, report = load_split(split_cfg(str(path)), "train")
     assert examples["id"] == ["a", "b", "d"]
     assert report.dropped == {"invalid_json": 1, "not_a_record": 1}
-    assert report.first_example["invalid_json"].startswith("line 4: ")
+    assert report.first_example["invalid_json"] == "line 4: Expecting value at column 24"
+    assert report.first_example["not_a_record"] == "line 5: list, not an object"
     assert report.records_read == 5
     with pytest.raises(DataError, match="invalid_json \\(first: line 4: "):
         load_split(split_cfg(str(path), invalid_records="fail"), "train")

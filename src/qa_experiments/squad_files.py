@@ -93,19 +93,24 @@ def _parse_json(text: str, path: Path) -> Any:
 
 
 def _parse_json_lines(text: str) -> list[Any]:
-    """One item per non-blank line; a line that does not parse is a BadPart naming its line."""
+    """One item per non-blank line; a line that is not a JSON object is a BadPart naming it."""
     items: list[Any] = []
     for number, line in enumerate(text.split("\n"), start=1):  # JSON text may hold U+2028
-        if not line.strip():
-            continue
-        try:
-            items.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            items.append(BadPart("invalid_json", f"line {number}",
-                                 f"{error.msg} at column {error.colno}"))
-        except RecursionError:
-            items.append(BadPart("invalid_json", f"line {number}", "nested too deeply"))
+        if line.strip():
+            items.append(_parse_json_line(line, f"line {number}"))
     return items
+
+
+def _parse_json_line(line: str, where: str) -> dict[str, Any] | BadPart:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        return BadPart("invalid_json", where, f"{error.msg} at column {error.colno}")
+    except RecursionError:
+        return BadPart("invalid_json", where, "nested too deeply")
+    if not isinstance(item, dict):
+        return BadPart("not_a_record", where, f"{type(item).__name__}, not an object")
+    return item
 
 
 def _items(content: Any, path: Path) -> list[Any]:
