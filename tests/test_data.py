@@ -145,6 +145,9 @@ def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     data = nested(good + bad)
     data["data"][0]["paragraphs"].append({"context": "", "qas": [qa("empty_context")]})
     data["data"][0]["paragraphs"].append({"context": "x" * 100_001, "qas": [qa("huge")]})
+    broken = {"context": CONTEXT, "qas": [None, qa("bool_start", start=True)]}
+    data["data"][0]["paragraphs"] += [None, broken]
+    data["data"] = [{"title": "draft, no paragraphs yet"}, *data["data"], None]
     path = write(tmp_path / "catalogue.json", data)
     done = subprocess.run(
         [sys.executable, "-m", "qa_experiments.train", *FAST, "model=tiny_bert", "data=local",
@@ -158,7 +161,8 @@ def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     assert train["dropped"] == {
         "answer_not_at_start": 1, "answer_outside_context": 1, "empty_question": 1,
         "missing_field": 1, "duplicate_id": 1, "inconsistent_v2_flag": 1, "empty_context": 1,
-        "context_too_long": 1,
+        "context_too_long": 1, "malformed_article": 2, "malformed_paragraph": 1,
+        "malformed_question": 1, "malformed_answers": 1,
     }
     assert train["repaired"] == {"answer_start_off_by_whitespace": 1}
     assert results["train_examples"] == 13  # every valid record, the repaired one included
