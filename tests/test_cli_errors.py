@@ -35,6 +35,8 @@ def console_lines(done) -> list[str]:
         ("model=bert2", "choose one of: bert, distilbert, minilm, roberta"),
         ("optimizer.lr=abc", "Value 'abc' of type 'str' could not be converted to Float"),
         ("data.max_seq_lenght=256", "did you mean data.max_seq_length?"),
+        ("trainer.num_train_epoch=2", "did you mean trainer.num_train_epochs?"),
+        ("trainer.label_smoothing_factor=0.1", "add it with +trainer.label_smoothing_factor="),
         ("optimizer.lr=[", "cannot parse the override 'optimizer.lr=['"),
     ],
 )

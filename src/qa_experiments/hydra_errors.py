@@ -75,13 +75,27 @@ def _first_paragraph(error: BaseException) -> str:
 
 
 def _did_you_mean(cause: OmegaConfBaseException) -> str:
-    """For a key the schema does not have: the closest key it does have."""
-    unknown_key = isinstance(cause, (ConfigAttributeError, ConfigKeyError))
-    if not unknown_key or not dataclasses.is_dataclass(cause.object_type):
+    """For a key the config does not have: how to add it, or the closest key it does have."""
+    known = _known_keys(cause) if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) else []
+    if not known:
         return ""
-    known = [field.name for field in dataclasses.fields(cause.object_type)]
-    matches = difflib.get_close_matches(str(cause.key), known, n=1)
-    if not matches:
-        return f" (allowed keys: {', '.join(known)})"
-    parent = str(cause.full_key).rpartition(".")[0]
-    return f" (did you mean {parent + '.' if parent else ''}{matches[0]}?)"
+    key, parent = str(cause.key), str(cause.full_key).rpartition(".")[0]
+    prefix = f"{parent}." if parent else ""
+    if parent == "trainer" and key in known:
+        return f" (a TrainingArguments field not in the config: add it with +trainer.{key}=VALUE)"
+    matches = difflib.get_close_matches(key, known, n=1)
+    if matches:
+        return f" (did you mean {prefix}{matches[0]}?)"
+    return "" if parent == "trainer" else f" (allowed keys: {', '.join(known)})"
+
+
+def _known_keys(cause: OmegaConfBaseException) -> list[str]:
+    """The keys of the node missing `cause.key`: a schema dataclass's fields, or for the free-form
+    trainer node those of transformers.TrainingArguments."""
+    if dataclasses.is_dataclass(cause.object_type):
+        return [field.name for field in dataclasses.fields(cause.object_type)]
+    if str(cause.full_key).startswith("trainer."):
+        from transformers import TrainingArguments
+
+        return [field.name for field in dataclasses.fields(TrainingArguments)]
+    return []
