@@ -194,3 +194,16 @@ def test_write_reports_single_job(tmp_path: Path) -> None:
     paths = write_reports(rows, tmp_path / "out")
     assert [p.name for p in paths] == ["comparison.md", "comparison.csv", "comparison.png"]
     assert "boom" in format_table(rows)
+
+
+def test_non_finite_scores_show_as_unknown(tmp_path: Path, capsys) -> None:
+    nan = '{"exact_match": NaN, "f1": NaN, "train_runtime": Infinity}'
+    make_job(tmp_path, "0", ["optimizer.lr=1.0"], status="finished", results=nan)
+    make_job(tmp_path, "1", ["optimizer.lr=1e-5"], status="finished",
+             results=metrics(50.0, 60.0, runtime=float("inf")))
+    assert main([str(tmp_path)]) == 0
+    rows = {row.job: row for row in collect_jobs([tmp_path])}
+    assert (rows["0"].status, rows["0"].f1, rows["0"].exact_match) == ("unknown", None, None)
+    assert (rows["1"].status, rows["1"].train_runtime) == ("finished", None)
+    assert "without a finite F1" in capsys.readouterr().out
+    assert (tmp_path / "comparison.png").read_bytes().startswith(PNG_MAGIC)

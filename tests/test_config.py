@@ -6,8 +6,10 @@ import pytest
 import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
+from transformers import BertConfig, DebertaV2Config, RobertaConfig
 
 from conftest import compose_config
+from qa_experiments.modeling import check_max_seq_length, max_input_length
 from qa_experiments.paths import config_dir
 from qa_experiments.schema import ConfigError, validate_config
 from qa_experiments.training import build_training_arguments
@@ -92,12 +94,51 @@ def test_local_data_without_files_says_what_to_pass():
         ("data.doc_stride=400", "doc_stride"),
         ("data.max_eval_samples=0", "max_eval_samples"),
         ("data.preprocessing_num_workers=0", "preprocessing_num_workers"),
+        ("optimizer.lr=0", "optimizer.lr=0.0 is out of range: allowed > 0"),
+        ("optimizer.lr=-1e-5", "optimizer.lr=-1e-05 is out of range: allowed > 0"),
+        ("trainer.learning_rate=0", "trainer.learning_rate=0 is out of range: allowed > 0"),
+        ("hardware.train_batch_size=0", "train_batch_size=0 is out of range: allowed >= 1"),
+        ("hardware.eval_batch_size=0", "hardware.eval_batch_size=0 is out of range: allowed >= 1"),
+        ("trainer.per_device_eval_batch_size=0", "per_device_eval_batch_size=0 is out of range"),
+        ("hardware.gradient_accumulation_steps=0", "gradient_accumulation_steps=0 is out of range"),
+        ("hardware.dataloader_num_workers=-1", "dataloader_num_workers=-1 is out of range: "
+                                               "allowed >= 0"),
+        ("optimizer.betas=[0.9,1.0]", r"optimizer.betas\[1\]=1.0 is out of range: allowed in "
+                                      r"\[0, 1\)"),
+        ("optimizer.betas=[-0.1,0.999]", r"optimizer.betas\[0\]=-0.1 is out of range"),
+        ("optimizer.betas=[0.9]", "must be two numbers"),
+        ("data.doc_stride=0", "data.doc_stride=0 is out of range: allowed >= 1"),
+        ("seed=-1", r"seed=-1 is out of range: allowed in \[0, 2\*\*32\)"),
+        ("data.n_best_size=0", "data.n_best_size=0 is out of range: allowed >= 1"),
+        ("data.max_answer_length=0", "data.max_answer_length=0 is out of range: allowed >= 1"),
+        ("data.max_question_length=0", "data.max_question_length=0 is out of range"),
+        ("data.length_bucket_width=0", "length_bucket_width=0 is out of range"),
     ],
 )
 def test_bad_values_are_refused_with_the_key(override, message):
     cfg = compose_config([override])
     with pytest.raises(ConfigError, match=message):
         validate_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "config,limit",
+    [
+        (RobertaConfig(max_position_embeddings=514, pad_token_id=1), 512),  # padding offset
+        (BertConfig(max_position_embeddings=128), 128),
+        (DebertaV2Config(position_biased_input=False), None),  # relative positions only
+    ],
+    ids=["roberta", "bert", "deberta-v2"],
+)
+def test_max_seq_length_is_checked_against_the_model_config(config, limit, tmp_path):
+    config.save_pretrained(tmp_path)  # a config alone: no weights are needed or loaded
+    model_cfg = compose_config([f"model.name_or_path={tmp_path}"]).model
+    assert max_input_length(model_cfg) == limit
+    check_max_seq_length(model_cfg, limit or 100_000)
+    if limit:
+        with pytest.raises(ConfigError, match=f"data.max_seq_length={limit + 1} is out of range "
+                                              f"for model=minilm: allowed <= {limit}"):
+            check_max_seq_length(model_cfg, limit + 1)
 
 
 def test_fp16_on_cpu_is_refused(tmp_path):

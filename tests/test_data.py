@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pytest
 from omegaconf import OmegaConf
 
 from qa_experiments.schema import DataConfig
 from qa_experiments.squad_data import DataError, load_split, read_squad_file
+from qa_experiments.squad_files import check_readable
 
 CONTEXT = "Ada Lovelace wrote the first program in 1843."
 
@@ -143,6 +145,9 @@ def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     data = nested(good + bad)
     data["data"][0]["paragraphs"].append({"context": "", "qas": [qa("empty_context")]})
     data["data"][0]["paragraphs"].append({"context": "x" * 100_001, "qas": [qa("huge")]})
+    broken = {"context": CONTEXT, "qas": [None, qa("bool_start", start=True)]}
+    data["data"][0]["paragraphs"] += [None, broken]
+    data["data"] = [{"title": "draft, no paragraphs yet"}, *data["data"], None]
     path = write(tmp_path / "catalogue.json", data)
     done = subprocess.run(
         [sys.executable, "-m", "qa_experiments.train", *FAST, "model=tiny_bert", "data=local",
@@ -156,9 +161,132 @@ def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     assert train["dropped"] == {
         "answer_not_at_start": 1, "answer_outside_context": 1, "empty_question": 1,
         "missing_field": 1, "duplicate_id": 1, "inconsistent_v2_flag": 1, "empty_context": 1,
-        "context_too_long": 1,
+        "context_too_long": 1, "malformed_article": 2, "malformed_paragraph": 1,
+        "malformed_question": 1, "malformed_answers": 1,
     }
     assert train["repaired"] == {"answer_start_off_by_whitespace": 1}
     assert results["train_examples"] == 13  # every valid record, the repaired one included
     predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert {f"good{i}" for i in range(12)} | {"shifted"} <= predictions.keys()
+
+
+def test_every_broken_level_of_the_nested_layout_is_dropped_and_counted(tmp_path):
+    paragraph = {"context": CONTEXT, "qas": [qa("a1")]}
+    data = {"data": [
+        {"title": "no paragraphs"},  # first: the layout must still be read as nested
+        None,
+        {"title": "null paragraphs", "paragraphs": None},
+        {"title": "text paragraphs", "paragraphs": "oops"},
+        {"title": "ok", "paragraphs": [
+            paragraph,
+            None,
+            {"context": CONTEXT},  # no qas
+            {"context": CONTEXT, "qas": {"id": "x"}},
+            {"context": None, "qas": [qa("null_context")]},
+            {"context": CONTEXT, "qas": [
+                None, "text", qa("a2"),
+                {"id": "null_answers", "question": "Who?", "answers": None},
+                {"id": "text_answers", "question": "Who?", "answers": "Ada"},
+                {"id": "no_answers", "question": "Who?"},
+                {"id": "null_answer", "question": "Who?", "answers": [None]},
+                qa("bool_start", start=True),
+            ]},
+        ]},
+    ]}
+    examples, report = load_split(split_cfg(write(tmp_path / "broken.json", data)), "train")
+    assert examples["id"] == ["a1", "a2"]
+    assert report.dropped == {
+        "malformed_article": 4, "malformed_paragraph": 3, "malformed_question": 2,
+        "missing_field": 3, "malformed_answers": 3,
+    }
+    assert "data[0]" in report.summary() and "paragraphs[1]" in report.summary()
+
+
+def test_layout_is_decided_from_the_whole_file(tmp_path):
+    data = [{"title": "draft"}, *nested([qa("a"), qa("b")])["data"]]  # first: no paragraphs
+    examples, report = load_split(split_cfg(write(tmp_path / "n.json", data)), "train")
+    assert examples["id"] == ["a", "b"] and report.dropped == {"malformed_article": 1}
+    records = [flat("a"), {"paragraphs": []}, flat("b")]  # one stray article among records
+    examples, report = load_split(split_cfg(write(tmp_path / "f.json", records)), "train")
+    assert examples["id"] == ["a", "b"] and report.dropped == {"missing_field": 1}
+
+
+def test_missing_field_is_named_with_an_example_id(tmp_path):
+    records = [{"id": f"q{i}", "context": CONTEXT, "question": "Who?"} for i in range(3)]
+    with pytest.raises(DataError, match=r"3 missing_field \(first: id 'q0': no answers\)"):
+        load_split(split_cfg(write(tmp_path / "no_answers.json", records)), "train")
+    examples, _ = load_split(split_cfg(str(tmp_path / "no_answers.json")), "eval",
+                             require_answers=False)
+    assert examples["id"] == ["q0", "q1", "q2"]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".json.gz"])
+def test_utf8_byte_order_mark_is_accepted(tmp_path, suffix):
+    text = ("\n".join(json.dumps(r) for r in [flat("a"), flat("b")]) if suffix == ".jsonl"
+            else json.dumps(nested([qa("a"), qa("b")])))
+    data = "\ufeff".encode() + text.encode()
+    path = tmp_path / f"bom{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    examples, _ = load_split(split_cfg(str(path)), "train")
+    assert examples["id"] == ["a", "b"]
+
+
+def test_json_lines_bad_line_is_dropped_with_its_real_line_number(tmp_path):
+    lines = [json.dumps(flat("a")), "", json.dumps(flat("b")), '{"id": "c", "context": ',
+             "[1, 2]", json.dumps(flat("d"))]
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    examples, report = load_split(split_cfg(str(path)), "train")
+    assert examples["id"] == ["a", "b", "d"]
+    assert report.dropped == {"invalid_json": 1, "not_a_record": 1}
+    assert report.first_example["invalid_json"] == "line 4: Expecting value at column 24"
+    assert report.first_example["not_a_record"] == "line 5: list, not an object"
+    assert report.records_read == 5
+    with pytest.raises(DataError, match="invalid_json \\(first: line 4: "):
+        load_split(split_cfg(str(path), invalid_records="fail"), "train")
+
+
+def damage(path, how):
+    """Write `path` so that reading it fails in the way `how` names."""
+    good = gzip.compress(json.dumps(nested([qa("a")])).encode())
+    if how == "truncated_gzip":
+        path.write_bytes(good[: len(good) // 2])
+    elif how == "corrupt_gzip":
+        path.write_bytes(good[:12] + bytes(len(good) - 20) + good[-8:])
+    elif how == "bad_gzip_header":
+        path.write_bytes(b"\x1f\x8bnot gzip at all")
+    elif how == "directory":
+        path.mkdir()
+    elif how == "not_utf8":
+        path.write_bytes(gzip.compress("{\"data\": [\"Adà\"]}".encode("latin-1")))
+    elif how == "deep_json":
+        path.write_bytes(gzip.compress(b"[" * 100_000 + b"]" * 100_000))
+    return str(path)
+
+
+FAILED_READS = ["truncated_gzip", "corrupt_gzip", "bad_gzip_header", "directory", "not_utf8",
+                "deep_json"]
+
+
+@pytest.mark.parametrize("how", FAILED_READS)
+def test_every_failed_read_is_one_data_error(tmp_path, how):
+    path = damage(tmp_path / "data.json.gz", how)
+    with pytest.raises(DataError, match="data.json.gz") as info:
+        load_split(split_cfg(path), "train")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_unreadable_file_is_refused(tmp_path):
+    path = tmp_path / "secret.json"
+    path.write_text(json.dumps(nested([qa("a")])))
+    path.chmod(0)
+    with pytest.raises(DataError, match="cannot be read"):
+        load_split(split_cfg(str(path)), "train")
+
+
+@pytest.mark.parametrize("how", ["truncated_gzip", "corrupt_gzip", "bad_gzip_header",
+                                 "directory"])
+def test_damaged_files_are_refused_before_a_run_starts(tmp_path, how):
+    with pytest.raises(DataError, match="data.json.gz"):
+        check_readable(damage(tmp_path / "data.json.gz", how))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import datasets
 import pytest
@@ -103,13 +104,15 @@ def test_predict_cli_answers_a_data_file(run_dir, trained, tmp_path, capsys):
     assert predictions == {qid: trained["predictions"][qid] for qid in list(predictions)}
     assert len(predictions) == 5 and "Wrote 5 predictions" in capsys.readouterr().out
 
-    # Flat records with no answers yet: questions to answer, default output path.
+    # Questions to answer need only id, question and context; default output path.
     flat = tmp_path / "questions.jsonl"
-    flat.write_text(json.dumps({"id": "q1", "question": QUESTION, "context": CONTEXT,
-                                "answers": []}) + "\n")
+    flat.write_text("\n".join(json.dumps({"id": qid, "question": QUESTION, "context": CONTEXT,
+                                          **extra})
+                              for qid, extra in [("q1", {}), ("q2", {"answers": None}),
+                                                 ("q3", {"answers": []})]) + "\n")
     assert predict.main([str(run_dir), "--data", str(flat)]) == 0
     written = json.loads((run_dir / "predictions_questions.json").read_text())
-    assert list(written) == ["q1"] and written["q1"] in CONTEXT
+    assert list(written) == ["q1", "q2", "q3"] and written["q1"] in CONTEXT
 
 
 def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
@@ -158,15 +161,22 @@ def test_bare_checkpoint_without_weights_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("cli", [predict, evaluate])
-@pytest.mark.parametrize("problem", ["missing_run", "no_model", "missing_data", "bad_data"])
+@pytest.mark.parametrize("problem", ["missing_run", "no_model", "missing_data", "bad_data",
+                                     "truncated_gzip", "not_utf8"])
 def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsys):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"data": 3}')
+    truncated = tmp_path / "dev.json.gz"
+    truncated.write_bytes(Path(DEV).read_bytes()[:5000])
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"data": ["Adà"]}'.encode("latin-1"))
     target, data = {
         "missing_run": (tmp_path / "nowhere", DEV),
         "no_model": (tmp_path, DEV),
         "missing_data": (run_dir, tmp_path / "missing.json"),
         "bad_data": (run_dir, bad_json),
+        "truncated_gzip": (run_dir, truncated),
+        "not_utf8": (run_dir, latin1),
     }[problem]
     argv = [str(target), "--data", str(data), "--max-samples", "2", "--out",
             str(tmp_path / "out.json")]

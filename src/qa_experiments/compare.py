@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -130,7 +131,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _read_results(path: Path) -> dict[str, Any] | None:
-    """results.json when it is complete enough to rank the job (it has a numeric F1)."""
+    """results.json when it is complete enough to rank the job (it has a finite F1)."""
     results = _read_json(path)
     return results if results and _number(results.get("f1")) is not None else None
 
@@ -154,7 +155,7 @@ def _job_status(status_doc: dict[str, Any], results: dict[str, Any] | None) -> t
     if results is not None:
         return "finished", ""
     if state == "finished":
-        return "unknown", "results.json missing or unreadable"
+        return "unknown", "results.json missing, unreadable or without a finite F1"
     return (state if state == "running" else "unknown"), ""
 
 
@@ -171,8 +172,9 @@ def _backbone(config: dict[str, Any] | None, overrides: list[str]) -> str:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number as float; None for anything else (NaN, inf, text, bool)."""
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if is_number else None
+    return float(value) if is_number and math.isfinite(value) else None
 
 
 def short_error(error: Any, width: int = ERROR_WIDTH) -> str:

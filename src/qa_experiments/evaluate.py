@@ -53,15 +53,10 @@ def format_metrics(results: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from qa_experiments.inference import (
-        check_data_file,
-        data_file_stem,
-        evaluate_file,
-        load_run,
-        write_output,
-    )
+    from qa_experiments.inference import data_file_stem, evaluate_file, load_run, write_output
+    from qa_experiments.squad_files import check_readable
 
-    check_data_file(args.data)  # before the model is loaded
+    check_readable(args.data)  # before the model is loaded
     run = load_run(args.run_dir)
     results = evaluate_file(run, args.data, max_samples=args.max_samples,
                             batch_size=args.batch_size, progress=True)

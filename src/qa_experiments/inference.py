@@ -161,13 +161,12 @@ def load_examples(
 ) -> tuple[datasets.Dataset, SplitReport]:
     """The usable records of a SQuAD file (nested or flat), read like a run's eval split.
 
-    With `require_answers=False`, records with an empty answer list are kept for SQuAD v1.1
-    runs too (questions to answer rather than to score).
+    With `require_answers=False` (questions to answer rather than to score) a record needs
+    only id, question and context.
     """
     reading = {"dataset_name": None, "eval_file": str(data_file), "max_eval_samples": max_samples}
-    if not require_answers:
-        reading["version_2_with_negative"] = True  # relaxes the record checks, not the decoding
-    return load_split(OmegaConf.merge(run.data_cfg, reading), "eval")
+    return load_split(OmegaConf.merge(run.data_cfg, reading), "eval",
+                      require_answers=require_answers)
 
 
 def predict_file(
@@ -246,14 +245,6 @@ def data_file_stem(data_file: str | Path) -> str:
     for suffix in DATA_SUFFIXES:
         name = name.removesuffix(suffix)
     return name or "data"
-
-
-def check_data_file(data_file: str | Path) -> Path:
-    """`data_file` if it is a file, else DataError (checked before a model is loaded)."""
-    path = Path(data_file).expanduser()
-    if not path.is_file():
-        raise DataError(f"Data file {str(path)!r} does not exist or is not a file.")
-    return path
 
 
 def one_line(error: BaseException) -> str:

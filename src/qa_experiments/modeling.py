@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_experiments.hub import resolve_local_files_only
+from qa_experiments.schema import ConfigError
+
+# Model types whose position ids start after the padding index (RoBERTa's scheme): the first
+# pad_token_id + 1 position embeddings never hold a token.
+PADDING_OFFSET_MODEL_TYPES = frozenset({
+    "roberta", "roberta-prelayernorm", "xlm-roberta", "xlm-roberta-xl", "camembert",
+    "data2vec-text", "ibert", "longformer", "luke", "markuplm", "mpnet", "xmod", "lilt",
+    "layoutlmv3",
+})
 
 
 def load_tokenizer(model_cfg):
@@ -39,3 +48,37 @@ def load_model(model_cfg):
         attn_implementation=model_cfg.attn_implementation,
         local_files_only=resolve_local_files_only(name, "model", "model"),
     )
+
+
+def max_input_length(model_cfg) -> int | None:
+    """The most tokens the backbone's absolute position embeddings hold; None without a limit.
+
+    Reads only the model's config (no weights).
+    """
+    name = model_cfg.name_or_path
+    local_files_only = resolve_local_files_only(name, "model", "model")
+    try:
+        config = AutoConfig.from_pretrained(
+            name, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code,
+            local_files_only=local_files_only,
+        )
+    except (OSError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"model.name_or_path={name!r} holds no usable model config: "
+                          f"{first_line}") from error
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or getattr(config, "position_biased_input", True) is False:
+        return None  # relative positions (e.g. DeBERTa-v2): no fixed limit
+    if config.model_type in PADDING_OFFSET_MODEL_TYPES:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def check_max_seq_length(model_cfg, max_seq_length: int) -> None:
+    """ConfigError when windows of `max_seq_length` tokens do not fit the backbone."""
+    limit = max_input_length(model_cfg)
+    if limit is not None and max_seq_length > limit:
+        raise ConfigError(
+            f"data.max_seq_length={max_seq_length} is out of range for model={model_cfg.name}: "
+            f"allowed <= {limit} (its position embeddings); lower data.max_seq_length."
+        )

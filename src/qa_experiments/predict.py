@@ -79,10 +79,11 @@ def _quiet_progress_bars() -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from qa_experiments.inference import answer, check_data_file, load_run
+    from qa_experiments.inference import answer, load_run
+    from qa_experiments.squad_files import check_readable
 
     if args.data is not None:
-        check_data_file(args.data)  # before the model is loaded
+        check_readable(args.data)  # before the model is loaded
     else:
         _quiet_progress_bars()  # one question: just the answer
     run = load_run(args.run_dir)

@@ -121,6 +121,38 @@ CHOICES = {
 }
 
 
+# Numeric settings and the values they allow: (test, the allowed range as the message says it).
+# The trainer keys catch values set there directly instead of through the groups above them.
+POSITIVE = (lambda v: v > 0, "> 0")
+COUNT = (lambda v: v >= 1, ">= 1")
+NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
+BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
+RANGES = {
+    "optimizer.lr": POSITIVE,
+    "optimizer.betas[0]": BETA,
+    "optimizer.betas[1]": BETA,
+    "hardware.train_batch_size": COUNT,
+    "hardware.eval_batch_size": COUNT,
+    "hardware.gradient_accumulation_steps": COUNT,
+    "hardware.dataloader_num_workers": NON_NEGATIVE,
+    "data.max_seq_length": COUNT,
+    "data.doc_stride": COUNT,
+    "data.max_question_length": COUNT,
+    "data.n_best_size": COUNT,
+    "data.max_answer_length": COUNT,
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "trainer.learning_rate": POSITIVE,
+    "trainer.adam_beta1": BETA,
+    "trainer.adam_beta2": BETA,
+    "trainer.per_device_train_batch_size": COUNT,
+    "trainer.per_device_eval_batch_size": COUNT,
+    "trainer.gradient_accumulation_steps": COUNT,
+    "trainer.dataloader_num_workers": NON_NEGATIVE,
+}
+OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
+                   "data.preprocessing_num_workers", "data.length_bucket_width")
+
+
 class ConfigError(ValueError):
     """A configuration the run cannot start with; the message says what to change."""
 
@@ -132,6 +164,9 @@ def register_schema() -> None:
 
 def validate_config(cfg: DictConfig) -> None:
     """Check what the structured schema cannot express; raise ConfigError with the fix."""
+    if len(cfg.optimizer.betas) != 2:  # before anything resolves ${optimizer.betas[1]}
+        raise ConfigError(f"optimizer.betas={list(cfg.optimizer.betas)} must be two numbers "
+                          "[beta1, beta2], each in [0, 1).")
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(
@@ -143,6 +178,7 @@ def validate_config(cfg: DictConfig) -> None:
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
     _validate_trainer_keys(cfg.trainer)
+    _validate_ranges(cfg)
     data = cfg.data
     if data.dataset_name is None:
         for key in ("train_file", "eval_file"):
@@ -157,10 +193,22 @@ def validate_config(cfg: DictConfig) -> None:
             f"data.max_seq_length={data.max_seq_length} with data.max_question_length="
             f"{data.max_question_length}; lower the stride or raise the length."
         )
-    for key in ("max_train_samples", "max_train_features", "max_eval_samples",
-                "preprocessing_num_workers"):
-        if data[key] is not None and data[key] < 1:
-            raise ConfigError(f"data.{key}={data[key]} must be a positive count or null.")
+
+
+def _validate_ranges(cfg: DictConfig) -> None:
+    """Every numeric setting inside its allowed range (RANGES, OPTIONAL_COUNTS)."""
+    for key, (allowed, text) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if _is_number(value) and not allowed(value):
+            raise ConfigError(f"{key}={value} is out of range: allowed {text}.")
+    for key in OPTIONAL_COUNTS:
+        value = OmegaConf.select(cfg, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{key}={value} is out of range: allowed >= 1, or null (no limit).")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _validate_trainer_keys(trainer: DictConfig) -> None:

@@ -7,41 +7,36 @@ counted per problem and dropped (or, with data.invalid_records=fail, refused bef
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import datasets
 
 from qa_experiments.hub import resolve_local_files_only
+from qa_experiments.squad_files import BadPart, DataError, read_squad_file
 
-REQUIRED_FIELDS = ("id", "context", "question", "answers")
+__all__ = ["DataError", "SplitReport", "check_records", "load_split", "read_squad_file"]
+
+QUESTION_FIELDS = ("id", "context", "question")  # what a question to answer needs
 REPAIR_WINDOW = 3  # characters an answer_start may be off (whitespace) and still be repaired
 MAX_CONTEXT_CHARS = 100_000  # ~50x SQuAD's longest paragraph: a whole book pasted by mistake
 
 
-class DataError(ValueError):
-    """Data that is not usable SQuAD; the message names the file and the problem."""
-
-
 @dataclass
 class SplitReport:
-    """What was found while reading one split."""
+    """What was found while reading one split: counts per problem, one example of each."""
 
     source: str
     records_read: int = 0
     examples_used: int = 0
     dropped: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
-    first_problems: list[str] = field(default_factory=list)
+    first_example: dict[str, str] = field(default_factory=dict)  # problem -> where: detail
 
-    def problem(self, kind: str, record_id: Any, detail: str) -> None:
+    def problem(self, kind: str, where: str, detail: str) -> None:
         self.dropped[kind] += 1
-        if len(self.first_problems) < 5:
-            self.first_problems.append(f"{kind} (id {record_id!r}): {detail}")
+        self.first_example.setdefault(kind, f"{where}: {detail}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,14 +50,22 @@ class SplitReport:
     def summary(self) -> str:
         text = f"{self.source}: {self.records_read} records read, {self.examples_used} used"
         if self.dropped:
-            text += ", dropped " + ", ".join(f"{n} {k}" for k, n in sorted(self.dropped.items()))
+            text += ", dropped " + ", ".join(
+                f"{n} {k} (first: {self.first_example[k]})" for k, n in sorted(self.dropped.items())
+            )
         if self.repaired:
             text += ", repaired " + ", ".join(f"{n} {k}" for k, n in self.repaired.items())
         return text
 
 
-def load_split(data_cfg, split: str) -> tuple[datasets.Dataset, SplitReport]:
-    """Load, check and limit the `train` or `eval` split described by the data config."""
+def load_split(
+    data_cfg, split: str, *, require_answers: bool = True
+) -> tuple[datasets.Dataset, SplitReport]:
+    """Load, check and limit the `train` or `eval` split described by the data config.
+
+    With `require_answers=False` (questions to answer, not to score) records need only id,
+    context and question; their answers are ignored.
+    """
     is_train = split == "train"
     if data_cfg.dataset_name:
         hub_split = data_cfg.train_split if is_train else data_cfg.eval_split
@@ -73,12 +76,13 @@ def load_split(data_cfg, split: str) -> tuple[datasets.Dataset, SplitReport]:
         records = read_squad_file(source)
     report = SplitReport(source=source, records_read=len(records))
     examples = check_records(
-        records, report, version_2=data_cfg.version_2_with_negative, is_train=is_train
+        records, report, version_2=data_cfg.version_2_with_negative, is_train=is_train,
+        require_answers=require_answers,
     )
     if data_cfg.invalid_records == "fail" and report.dropped:
         raise DataError(
-            f"{report.summary()}. First problems: {'; '.join(report.first_problems)}. "
-            "Fix the file or set data.invalid_records=skip to train on the valid records."
+            f"{report.summary()}. Fix the file or set data.invalid_records=skip to train on "
+            "the valid records."
         )
     if not examples:
         raise DataError(f"{source}: no usable SQuAD records ({report.summary()}).")
@@ -88,108 +92,46 @@ def load_split(data_cfg, split: str) -> tuple[datasets.Dataset, SplitReport]:
     return datasets.Dataset.from_list(examples), report
 
 
-def read_squad_file(path: str | Path) -> list[dict[str, Any]]:
-    """Read nested official SQuAD JSON or flat records (.json, .jsonl, optionally .gz)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"Data file {str(path)!r} does not exist or is not a file.")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            if path.name.endswith((".jsonl", ".jsonl.gz")):
-                return [json.loads(line) for line in handle if line.strip()]
-            content = json.load(handle)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error}).") from error
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}.") from error
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error}).") from error
-    return _flatten(content, path)
-
-
-def _flatten(content: Any, path: Path) -> list[dict[str, Any]]:
-    items = content.get("data") if isinstance(content, dict) else content
-    if not isinstance(items, list):
-        raise DataError(
-            f"{path}: not SQuAD layout; expected {{'data': [articles with 'paragraphs']}} "
-            "(official) or a list of flat records with id/context/question/answers."
-        )
-    if items and isinstance(items[0], dict) and "paragraphs" in items[0]:
-        return list(_flatten_nested(items))
-    return items
-
-
-def _flatten_nested(articles: list[dict]) -> Any:
-    for article in articles:
-        for paragraph in article.get("paragraphs", []):
-            for qa in paragraph.get("qas", []):
-                yield {
-                    "id": qa.get("id"),
-                    "title": article.get("title", ""),
-                    "context": paragraph.get("context"),
-                    "question": qa.get("question"),
-                    "answers": qa.get("answers"),  # a list of {text, answer_start}
-                    "is_impossible": qa.get("is_impossible", False),
-                }
-
-
 def check_records(
-    records: list[Any], report: SplitReport, *, version_2: bool, is_train: bool
+    records: list[dict[str, Any] | BadPart], report: SplitReport, *, version_2: bool,
+    is_train: bool, require_answers: bool = True,
 ) -> list[dict[str, Any]]:
     """Keep the usable records in the flat layout; count and describe the others."""
     kept: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
     for record in records:
-        example = _check_record(record, report, version_2=version_2, is_train=is_train)
+        example = _check_record(record, report, version_2=version_2, is_train=is_train,
+                                require_answers=require_answers)
         if example is None:
             continue
         if example["id"] in seen_ids:
-            report.problem("duplicate_id", example["id"], "id seen before in this split")
+            report.problem("duplicate_id", f"id {example['id']!r}", "id seen before in this split")
             continue
         seen_ids.add(example["id"])
         kept.append(example)
     return kept
 
 
-def _check_record(record, report, *, version_2, is_train):  # noqa: C901 - one check per line
-    record_id = record.get("id") if isinstance(record, dict) else None
-    if not isinstance(record, dict) or any(record.get(k) is None for k in REQUIRED_FIELDS):
-        missing = [k for k in REQUIRED_FIELDS if not isinstance(record, dict) or k not in record]
-        report.problem("missing_field", record_id, f"missing {', '.join(missing) or 'values'}")
+class _Dropped(Exception):
+    """A record that cannot be used; args: (kind, detail)."""
+
+
+def _check_record(record, report, **rules) -> dict[str, Any] | None:
+    if isinstance(record, BadPart):
+        report.problem(record.kind, record.where, record.detail)
         return None
-    context, question = record["context"], record["question"]
-    if not isinstance(context, str) or not context.strip():
-        report.problem("empty_context", record_id, "context is empty")
+    try:
+        return _example(record, report, **rules)
+    except _Dropped as dropped:
+        kind, detail = dropped.args
+        report.problem(kind, f"id {record.get('id')!r}", detail)
         return None
-    if not isinstance(question, str) or not question.strip():
-        report.problem("empty_question", record_id, "question is empty")
-        return None
-    if len(context) > MAX_CONTEXT_CHARS:
-        report.problem("context_too_long", record_id, f"{len(context)} characters")
-        return None
-    answers = _answer_lists(record["answers"])
-    if answers is None:
-        report.problem("malformed_answers", record_id, "answers is not {text, answer_start}")
-        return None
-    texts, starts = answers
-    impossible = bool(record.get("is_impossible", False))
-    if impossible and texts:
-        report.problem("inconsistent_v2_flag", record_id, "is_impossible but has answers")
-        return None
-    if not texts and not version_2:
-        report.problem("no_answer", record_id, "no answers in a SQuAD v1.1 dataset")
-        return None
-    for i, (text, start) in enumerate(zip(texts, starts)):
-        problem = _check_answer(context, text, start)
-        if problem is None:
-            continue
-        if problem == "repairable":
-            starts[i] = _nearby_start(context, text, start)
-            report.repaired["answer_start_off_by_whitespace"] += 1
-        elif is_train and i == 0:
-            report.problem(problem, record_id, f"answer {text!r} at {start}")
-            return None
+
+
+def _example(record, report, *, version_2, is_train, require_answers) -> dict[str, Any]:
+    context, question = _question_fields(record, require_answers)
+    texts, starts = _answers(record, context, report, version_2=version_2,
+                             is_train=is_train) if require_answers else ([], [])
     return {
         "id": str(record["id"]),
         "title": str(record.get("title") or ""),
@@ -197,6 +139,41 @@ def _check_record(record, report, *, version_2, is_train):  # noqa: C901 - one c
         "question": question,
         "answers": {"text": texts, "answer_start": starts},
     }
+
+
+def _question_fields(record: dict[str, Any], require_answers: bool) -> tuple[str, str]:
+    required = QUESTION_FIELDS + (("answers",) if require_answers else ())
+    missing = [key for key in required if record.get(key) is None]
+    if missing:
+        raise _Dropped("missing_field", f"no {', '.join(missing)}")
+    context, question = record["context"], record["question"]
+    if not isinstance(context, str) or not context.strip():
+        raise _Dropped("empty_context", "context is empty or not text")
+    if not isinstance(question, str) or not question.strip():
+        raise _Dropped("empty_question", "question is empty or not text")
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise _Dropped("context_too_long", f"{len(context)} characters")
+    return context, question
+
+
+def _answers(record, context, report, *, version_2, is_train) -> tuple[list[str], list[int]]:
+    answers = _answer_lists(record["answers"])
+    if answers is None:
+        raise _Dropped("malformed_answers",
+                       "answers is not {text: [strings], answer_start: [integers]}")
+    texts, starts = answers
+    if bool(record.get("is_impossible", False)) and texts:
+        raise _Dropped("inconsistent_v2_flag", "is_impossible but has answers")
+    if not texts and not version_2:
+        raise _Dropped("no_answer", "no answers in a SQuAD v1.1 dataset")
+    for i, (text, start) in enumerate(zip(texts, starts)):
+        problem = _check_answer(context, text, start)
+        if problem == "repairable":
+            starts[i] = _nearby_start(context, text, start)
+            report.repaired["answer_start_off_by_whitespace"] += 1
+        elif problem is not None and is_train and i == 0:
+            raise _Dropped(problem, f"answer {text!r} at {start}")
+    return texts, starts
 
 
 def _answer_lists(answers: Any) -> tuple[list[str], list[int]] | None:
@@ -213,9 +190,13 @@ def _answer_lists(answers: Any) -> tuple[list[str], list[int]] | None:
     texts, starts = answers.get("text"), answers.get("answer_start")
     if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
         return None
-    if not all(isinstance(t, str) for t in texts) or not all(isinstance(s, int) for s in starts):
+    if not all(isinstance(t, str) for t in texts) or not all(_is_int(s) for s in starts):
         return None
     return list(texts), list(starts)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int in Python
 
 
 def _check_answer(context: str, text: str, start: int) -> str | None:

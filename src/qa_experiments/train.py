@@ -20,11 +20,13 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments import tracking
-from qa_experiments.hub import HubUnavailableError
+from qa_experiments.hub import HubUnavailableError, resolve_local_files_only
+from qa_experiments.hydra_errors import run_reporting_errors
 from qa_experiments.paths import config_dir, register_resolvers
 from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, register_schema, validate_config
 from qa_experiments.squad_data import DataError
+from qa_experiments.squad_files import check_readable
 
 log = logging.getLogger("qa_experiments.train")
 
@@ -37,7 +39,6 @@ register_schema()
 
 def train(cfg: DictConfig) -> float:
     """Run one job and return its dev F1 (the metric sweepers maximise)."""
-    validate_config(cfg)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
@@ -46,10 +47,17 @@ def train(cfg: DictConfig) -> float:
         log.info("Job already finished in %s: reusing its results (f1=%.2f)", run_dir,
                  previous["f1"])
         return previous["f1"]
+    chief = is_chief()
+    try:
+        validate_config(cfg)
+        check_inputs(cfg)
+    except Exception as error:  # recorded, so that a sweep shows the job as failed
+        if chief:
+            write_status(run_dir, "failed", overrides, error)
+        raise
 
     from qa_experiments.training import run_experiment, summarize  # heavy imports, after checks
 
-    chief = is_chief()
     if chief:
         write_status(run_dir, "running", overrides)
     run = tracking.start_run(
@@ -72,6 +80,20 @@ def train(cfg: DictConfig) -> float:
     tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
     log.info("Done: %s. Run directory: %s", summarize(results), run_dir)
     return results["f1"]
+
+
+def check_inputs(cfg: DictConfig) -> None:
+    """Refuse unreadable data files, an unreachable Hub dataset and windows longer than the model
+    takes, before a W&B run starts and before any data or weights are loaded (the model's
+    config only)."""
+    from qa_experiments.modeling import check_max_seq_length
+
+    if cfg.data.dataset_name:
+        resolve_local_files_only(cfg.data.dataset_name, "dataset", "dataset")  # Hub or cache
+    else:
+        for path in (cfg.data.train_file, cfg.data.eval_file):
+            check_readable(path)
+    check_max_seq_length(cfg.model, cfg.data.max_seq_length)
 
 
 def finished_results(run_dir: Path, overrides: list[str]) -> dict | None:
@@ -144,5 +166,11 @@ def log_traceback_to_file(error: BaseException) -> None:
             handler.handle(record)
 
 
+def cli() -> None:
+    """Console entry point (`qa-train`, `python -m qa_experiments.train`): `main` with Hydra's
+    own errors (bad override, unknown choice, unwritable run directory) as one line, exit 2."""
+    run_reporting_errors("qa-train", main)
+
+
 if __name__ == "__main__":
-    main()
+    cli()
