@@ -73,16 +73,6 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     assert second["train_runtime"] > ledger["seconds"] > 0  # both parts of the training
 
 
-def test_finished_run_is_not_overwritten_by_another_config(tmp_path):
-    first = start(tmp_path / "run", "trainer.num_train_epochs=1")
-    assert first.wait(timeout=600) == 0
-    finished = (tmp_path / "run" / "results.json").read_bytes()
-    other = start(tmp_path / "run", "trainer.num_train_epochs=1", "optimizer.lr=1e-3")
-    assert other.wait(timeout=600) == 2
-    assert "never overwritten" in other.stderr.read() + (tmp_path / "run" / "train.log").read_text()
-    assert (tmp_path / "run" / "results.json").read_bytes() == finished
-
-
 def test_nan_loss_stops_the_run_and_leaves_no_non_finite_checkpoint(tmp_path):
     """Logging is rare and saving frequent: the loss is checked at every step and the weights
     before every save, not only when the Trainer logs."""
