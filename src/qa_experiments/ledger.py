@@ -9,10 +9,13 @@ after the checkpoint by the interrupted process (work that was redone) is not co
 
 from __future__ import annotations
 
+import logging
 import time
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ExportableState
+
+log = logging.getLogger(__name__)
 
 
 class RunLedger(TrainerCallback, ExportableState):
@@ -29,8 +32,11 @@ class RunLedger(TrainerCallback, ExportableState):
         name = type(self).__name__
         if state.global_step > 0:
             self.resumed_from_step = state.global_step
-            saved = state.stateful_callbacks.get(name) or {}
-            for key, value in saved.get("attributes", {}).items():
+            saved = state.stateful_callbacks.get(name)
+            if not saved:
+                log.warning("The checkpoint holds no %s (an older version saved it): training "
+                            "time, rates and loss will cover only the resumed part.", name)
+            for key, value in (saved or {}).get("attributes", {}).items():
                 setattr(self, key, value)
         state.stateful_callbacks[name] = self.state()  # absent in a checkpoint without ledger
         self._started = time.perf_counter()

@@ -77,14 +77,21 @@ def start_run(
             settings=wandb.Settings(init_timeout=timeout),
         )
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
-        reason = " ".join(str(error).split()) or type(error).__name__
-        raise TrackingError(
-            f"W&B could not start its run in {mode} mode ({reason[:300]}); run with "
-            "logger.mode=offline (sync later) or logger=none, or fix the W&B login/network."
-        ) from error
+        raise start_failure(error, mode, timeout) from error
     if mode == "offline":
         log.info("W&B is offline; upload the run later with: wandb sync %s", sync_dir(run))
     return run
+
+
+def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
+    """The one-line TrackingError for a wandb.init that failed with `error`."""
+    reason = " ".join(str(error).split(" Consider increasing")[0].split()) or type(error).__name__
+    if "timed out" in reason.lower():
+        reason += f" after {timeout:.0f} s; WANDB_INIT_TIMEOUT=SECONDS waits longer"
+    return TrackingError(
+        f"W&B could not start its run in {mode} mode ({reason[:400]}); run with "
+        "logger.mode=offline (sync later) or logger=none, or fix the W&B login/network."
+    )
 
 
 def sync_dir(run) -> str:
