@@ -113,9 +113,11 @@ def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
         assert done.stderr.strip().splitlines()[-1].startswith("qa-predict: error: ")
         assert message in done.stderr and "Traceback" not in done.stderr
 
+    stale = run_dir / "checkpoints" / "checkpoint-999"  # of an earlier attempt
+    stale.mkdir(parents=True)
     again = train_cli(run_dir)  # the same command runs the job again, to the end
     assert again.returncode == 0, again.stderr[-2000:]
-    assert not list(run_dir.glob(".*.tmp"))
+    assert not list(run_dir.glob(".*.tmp")) and not stale.exists()
     assert load_file(run_dir / "model" / "model.safetensors")
 
 

@@ -18,6 +18,8 @@ from omegaconf import OmegaConf
 from qa_experiments.results import write_text
 from qa_experiments.schema import ConfigError
 
+log = logging.getLogger(__name__)
+
 # Settings that do not change what a job computes: a resume or a re-run may change them.
 NOT_IDENTITY = ("resume", "logger.mode")
 
@@ -122,6 +124,16 @@ def save_hydra_files(run_dir: Path, task_cfg, hydra_cfg) -> None:
     for name, node in (("config.yaml", task_cfg), ("hydra.yaml", hydra_cfg),
                        ("overrides.yaml", hydra_cfg.hydra.overrides.task)):
         write_text(run_dir / ".hydra" / name, OmegaConf.to_yaml(node))
+
+
+def start_over(run_dir: Path) -> None:
+    """Remove the checkpoints of an earlier attempt in `run_dir`: a job started without
+    resume=true must never be continued later from another job's checkpoint."""
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir():
+        log.warning("Starting over in %s: removing the checkpoints of the earlier attempt (add "
+                    "resume=true to continue an interrupted run instead).", run_dir)
+        shutil.rmtree(checkpoints)
 
 
 def remove_stale_temp_files(run_dir: Path) -> None:

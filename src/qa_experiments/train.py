@@ -41,23 +41,32 @@ def train(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    previous = claim_run_dir(cfg, run_dir, overrides)
+    if previous is not None:
+        log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
+                 run_summary(previous, run_dir))
+        return previous["f1"]
+    results = run_job(cfg, hydra_cfg, run_dir, overrides)
+    log.info("%s", run_summary(results, run_dir))
+    return results["f1"]
+
+
+def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
+    """Check `cfg` and whether `run_dir` may be written before anything is written there
+    (train.log included); the results of this same job if it already finished there."""
     log_files = run_claim.hold_log_files()
     try:
         validate_config(cfg)
         previous = run_claim.claim(run_dir, overrides,
-                                       OmegaConf.to_container(cfg, resolve=True), cfg.resume)
+                                   OmegaConf.to_container(cfg, resolve=True), cfg.resume)
     except BaseException:
         run_claim.close_log_files(log_files)
         raise
-    if previous is not None:
+    if previous is None:
+        run_claim.attach_log_files(log_files)
+    else:
         run_claim.close_log_files(log_files)  # a finished run's files never change
-        log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
-                 run_summary(previous, run_dir))
-        return previous["f1"]
-    run_claim.attach_log_files(log_files)
-    results = run_job(cfg, hydra_cfg, run_dir, overrides)
-    log.info("%s", run_summary(results, run_dir))
-    return results["f1"]
+    return previous
 
 
 def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:
@@ -68,6 +77,8 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     chief = is_chief()
     if chief:
         run_claim.remove_stale_temp_files(run_dir)
+        if not cfg.resume:
+            run_claim.start_over(run_dir)
         run_claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
         write_status(run_dir, "running", overrides)
     run = None
