@@ -85,6 +85,10 @@ def test_finite_guard_checks_the_weights_before_a_save():
         guard.on_step_end(None, State(), Control(), model=model)
     not_saving = type("Control", (), {"should_save": False})()
     guard.on_step_end(None, State(), not_saving, model=model)  # no save, not the end: no cost
+    resumed = FiniteGuard(resumed_from="out/checkpoint-5")
+    with pytest.raises(NonFiniteError, match="checkpoint-5 holds non-finite weights"):
+        resumed.on_train_begin(None, State(), Control(), model=model)
+    assert resumed.last_good is None
 
 
 def test_job_differences_name_changed_overrides_then_resolved_settings():

@@ -34,10 +34,17 @@ class StepLossTrainer(Trainer):
 class FiniteGuard(TrainerCallback):
     """Stops training at the first non-finite loss (any step) or weight (checked before each
     save and at the end), so no checkpoint or model of a broken run is written; its error names
-    the newest checkpoint whose weights were checked, or the one the run resumed from."""
+    the newest checkpoint whose weights were checked, or the one the run resumed from (whose
+    weights are checked when training begins)."""
 
     def __init__(self, resumed_from: str | None = None):
         self.last_good = resumed_from
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.last_good is not None and non_finite_parameters(model):
+            broken, self.last_good = self.last_good, None
+            raise NonFiniteError(f"the checkpoint {broken} holds non-finite weights; delete it "
+                                 "to resume from an older one.")
 
     def on_training_step(self, loss: float, batch_size: int, state) -> None:
         if not math.isfinite(loss):
