@@ -1,8 +1,9 @@
 """Who may write into a run directory: a job claims it only after checking what it holds.
 
-Hydra would write `.hydra/` and open `train.log` before the task runs; the config turns both
-off (`hydra.output_subdir: null`, a delayed log file) so that a job refused here, or one that
-reuses a finished run, leaves every file of that directory byte-identical.
+Hydra would write `.hydra/` and open `train.log` before the task runs; conf/config.yaml turns
+both off (`hydra.output_subdir: null`, and `hydra/job_logging: qa`, whose train.log opens at its
+first record) so that a job refused here, or one that reuses a finished run, leaves every file
+of that directory byte-identical.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],
     if differences:
         raise RunDirError(
             f"resume=true continues the interrupted run in {run_dir} unchanged, but these "
-            f"settings differ: {differences}. To start a new run with them, leave out "
-            "resume=true and the hydra.run.dir of the interrupted run."
+            f"settings differ: {differences}. To start a new run with them instead, run the "
+            "command without resume=true and with another hydra.run.dir (or none)."
         )
     return read_json(run_dir / "results.json") if finished else None
 
