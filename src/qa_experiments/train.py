@@ -72,8 +72,6 @@ def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict 
 def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:
     """Train and evaluate in the claimed `run_dir`, recording the job's state in status.json
     (and a W&B run) whatever happens."""
-    from qa_experiments.training import run_experiment  # heavy imports, after the checks
-
     chief = is_chief()
     if chief:
         run_claim.remove_stale_temp_files(run_dir)
@@ -83,6 +81,8 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         write_status(run_dir, "running", overrides)
     run = None
     try:
+        from qa_experiments.training import run_experiment  # heavy imports, after the claim
+
         if chief:
             run = tracking.start_run(
                 cfg.logger,
