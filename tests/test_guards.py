@@ -14,12 +14,14 @@ import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
+from conftest import FAST, compose_config
 from qa_experiments import results
 from qa_experiments.checkpoints import last_checkpoint
 from qa_experiments.finite import FiniteGuard, NonFiniteError
 from qa_experiments.modeling import load_model
 from qa_experiments.paths import minilm_path, tiny_model_path
 from qa_experiments.run_claim import job_differences
+from qa_experiments.train import train
 
 
 def make_checkpoint(output_dir: Path, step: int, state: str | None = None) -> Path:
@@ -145,3 +147,20 @@ def test_missing_backbone_weights_still_warn(tmp_path, caplog):
         load_model(model_cfg(tmp_path))
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "backbone weight(s), now random: bert.encoder.layer.0." in warning.getMessage()
+
+
+def test_weights_are_checked_before_every_save_of_a_real_run(tmp_path, monkeypatch):
+    checked = []
+    original = FiniteGuard.check_weights
+
+    def recording(self, model, step):
+        checked.append(step)
+        original(self, model, step)
+
+    monkeypatch.setattr(FiniteGuard, "check_weights", recording)
+    run_dir = tmp_path / "run"
+    train(compose_config(FAST + ["model=tiny_bert", "trainer.save_steps=3",
+                                 "trainer.save_total_limit=null"], run_dir))
+    saved = {int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("checkpoint-*")}
+    steps = json.loads((run_dir / "results.json").read_text())["train_steps"]
+    assert saved and saved | {steps} == set(checked)
