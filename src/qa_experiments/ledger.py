@@ -27,6 +27,7 @@ class RunLedger(TrainerCallback, ExportableState):
         self.loss_sum = 0.0
         self.resumed_from_step: int | None = None
         self._started: float | None = None
+        self._world_size = 1
 
     def on_train_begin(self, args, state, control, **kwargs):
         name = type(self).__name__
