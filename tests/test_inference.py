@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +98,18 @@ def test_predict_cli_prints_the_answer_and_json(run_dir, capsys):
     assert result["answer"] == plain == CONTEXT[result["start"]:result["end"]]
 
 
+def test_predict_cli_stdout_holds_only_the_answer(run_dir):
+    """Library banners (Transformers prints one under WANDB_MODE=offline) go to stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.predict", str(run_dir), "-q", QUESTION,
+         "-c", CONTEXT, "--json"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "offline"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) == {"answer", "score", "start", "end"}
+    assert "Running in WANDB offline mode" in done.stderr
+
+
 def test_predict_cli_answers_a_data_file(run_dir, trained, tmp_path, capsys):
     out = tmp_path / "predictions.json"
     argv = [str(run_dir), "--data", DEV, "--max-samples", "5", "--out", str(out)]
@@ -161,8 +175,8 @@ def test_bare_checkpoint_without_weights_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("cli", [predict, evaluate])
-@pytest.mark.parametrize("problem", ["missing_run", "no_model", "missing_data", "bad_data",
-                                     "truncated_gzip", "not_utf8"])
+@pytest.mark.parametrize("problem", ["missing_run", "no_model", "damaged_model", "missing_data",
+                                     "bad_data", "truncated_gzip", "not_utf8"])
 def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsys):
     bad_json = tmp_path / "bad.json"
     bad_json.write_text('{"data": 3}')
@@ -170,9 +184,13 @@ def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsy
     truncated.write_bytes(Path(DEV).read_bytes()[:5000])
     latin1 = tmp_path / "latin1.json"
     latin1.write_bytes('{"data": ["Adà"]}'.encode("latin-1"))
+    damaged = shutil.copytree(run_dir / "model", tmp_path / "damaged")
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:weights.stat().st_size // 2])
     target, data = {
         "missing_run": (tmp_path / "nowhere", DEV),
         "no_model": (tmp_path, DEV),
+        "damaged_model": (damaged, DEV),
         "missing_data": (run_dir, tmp_path / "missing.json"),
         "bad_data": (run_dir, bad_json),
         "truncated_gzip": (run_dir, truncated),
@@ -185,3 +203,5 @@ def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsy
     assert err.strip().splitlines()[-1].startswith(f"{cli.PROG}: error: ")
     assert err.count(f"{cli.PROG}: error") == 1 and "Traceback" not in err
     assert not (tmp_path / "out.json").exists()
+    if problem == "damaged_model":
+        assert "is damaged" in err

@@ -80,10 +80,13 @@ def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
     assert results["HasAns_total"] + results["NoAns_total"] == 40
 
 
-def test_wandb_offline_run_holds_config_and_scores(tmp_path):
-    _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert",
-                                               "logger=wandb", "logger.mode=offline"])
+def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="qa_experiments.tracking"):
+        _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert",
+                                                   "logger=wandb", "logger.mode=offline"])
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    assert f"wandb sync {wandb_run}" in caplog.text  # the directory that syncs, not its files/
+    assert f"wandb sync {wandb_run}/files" not in caplog.text
     inspected = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(wandb_run)],
         capture_output=True, text=True, check=True,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 from collections.abc import Callable
+from typing import TextIO
 
 
 def positive_int(text: str) -> int:
@@ -17,12 +20,15 @@ def positive_int(text: str) -> int:
 def run_command(
     prog: str,
     parse_args: Callable[[list[str] | None], argparse.Namespace],
-    command: Callable[[argparse.Namespace], int],
+    command: Callable[[argparse.Namespace, TextIO], int],
     argv: list[str] | None,
 ) -> int:
-    """Parse `argv`, then run `command(args)`; 2 for a bad run directory or data, else its
-    own exit status."""
+    """Parse `argv`, then run `command(args, stdout)`; 2 for a bad run directory or data, else
+    its own exit status. Only what the command writes to `stdout` reaches standard output:
+    anything else printed meanwhile (library banners) goes to standard error."""
     args = parse_args(argv)
-    from qa_experiments.inference import run_cli  # heavy (torch): after the argument checks
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        from qa_experiments.inference import run_cli  # heavy (torch): after the argument checks
 
-    return run_cli(prog, lambda: command(args))
+        return run_cli(prog, lambda: command(args, stdout))

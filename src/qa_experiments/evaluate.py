@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from qa_experiments.cli import positive_int, run_command
 
@@ -52,7 +52,7 @@ def format_metrics(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.inference import data_file_stem, evaluate_file, load_run, write_output
     from qa_experiments.squad_files import check_readable
 
@@ -60,11 +60,11 @@ def _run(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     results = evaluate_file(run, args.data, max_samples=args.max_samples,
                             batch_size=args.batch_size, progress=True)
-    print(format_metrics(results))
-    out = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
-    if not write_output(PROG, out, results):
+    print(format_metrics(results), file=out)
+    path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    if not write_output(PROG, path, results):
         return 1
-    print(f"Wrote {out}")
+    print(f"Wrote {path}", file=out)
     return 0
 
 

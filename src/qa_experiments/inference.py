@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
+from qa_experiments.checkpoints import weights_problem
 from qa_experiments.evaluation import decode_answers, evaluate_features, predict_logits
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
@@ -68,11 +69,15 @@ def load_run(path: str | Path) -> LoadedRun:
     if not path.is_dir():
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
     model_dir = path / "model" if (path / "model").is_dir() else path
+    _check_run_finished(path, model_dir)
     if not (model_dir / "config.json").is_file() or not _has_weights(model_dir):
         raise RunLoadError(
             f"{str(path)!r} holds no model: expected a run directory (model/ and config.json, "
             "as written by qa-train) or a checkpoint directory (config.json, model.safetensors)."
         )
+    damage = weights_problem(model_dir)
+    if damage:
+        raise RunLoadError(f"The model in {str(model_dir)!r} is damaged: {damage}.")
     config = _run_config(path, model_dir)
     data_cfg = _data_config(config.get("data", {}))
     model_cfg = _model_config(model_dir, config.get("model", {}))
@@ -87,6 +92,22 @@ def load_run(path: str | Path) -> LoadedRun:
     batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
         "eval_batch_size", HardwareConfig.eval_batch_size)
     return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size))
+
+
+def _check_run_finished(path: Path, model_dir: Path) -> None:
+    """RunLoadError for a run directory whose run has not finished (so it has no model/)."""
+    if model_dir != path:
+        return
+    try:
+        status = json.loads((path / "status.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return
+    if status != "finished":
+        raise RunLoadError(
+            f"The run in {str(path)!r} has not finished (status.json: {status}), so it has no "
+            f"complete model; use one of its checkpoints ({str(path / 'checkpoints')!r}) or "
+            "finish it with resume=true."
+        )
 
 
 def _has_weights(model_dir: Path) -> bool:

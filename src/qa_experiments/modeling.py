@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_experiments.hub import resolve_local_files_only
@@ -14,6 +18,8 @@ PADDING_OFFSET_MODEL_TYPES = frozenset({
     "data2vec-text", "ibert", "longformer", "luke", "markuplm", "mpnet", "xmod", "lilt",
     "layoutlmv3",
 })
+
+log = logging.getLogger(__name__)
 
 
 def load_tokenizer(model_cfg):
@@ -39,15 +45,50 @@ def load_tokenizer(model_cfg):
 
 
 def load_model(model_cfg):
-    """The backbone with a (possibly new) span-prediction head."""
+    """The backbone with a (possibly new) span-prediction head; says in one line what was
+    initialised instead of Transformers' load report."""
     name = model_cfg.name_or_path
-    return AutoModelForQuestionAnswering.from_pretrained(
-        name,
-        revision=model_cfg.revision,
-        trust_remote_code=model_cfg.trust_remote_code,
-        attn_implementation=model_cfg.attn_implementation,
-        local_files_only=resolve_local_files_only(name, "model", "model"),
-    )
+    with _without_load_report():
+        model, info = AutoModelForQuestionAnswering.from_pretrained(
+            name,
+            revision=model_cfg.revision,
+            trust_remote_code=model_cfg.trust_remote_code,
+            attn_implementation=model_cfg.attn_implementation,
+            local_files_only=resolve_local_files_only(name, "model", "model"),
+            output_loading_info=True,
+        )
+    report_loading(model, name, info)
+    return model
+
+
+def report_loading(model, name: str, info: dict) -> None:
+    """Info when only the task head is new (what fine-tuning expects); a warning when backbone
+    weights are missing or had the wrong shape (they start from random values)."""
+    heads = {child for child, _ in model.named_children()} - {model.base_model_prefix}
+    missing = sorted(info["missing_keys"])
+    new_heads = sorted({k.split(".")[0] for k in missing if k.split(".")[0] in heads})
+    backbone = [k for k in missing if k.split(".")[0] not in heads]
+    backbone += sorted(f"{k[0]} (shape)" for k in info["mismatched_keys"])
+    if backbone:
+        more = f" and {len(backbone) - 5} more" if len(backbone) > 5 else ""
+        log.warning("%s lacks %d backbone weight(s), now random: %s%s. Check that it is the "
+                    "model you meant.", name, len(backbone), ", ".join(backbone[:5]), more)
+    if new_heads:
+        log.info("New question-answering head (%s) initialised from the seed, as fine-tuning a "
+                 "pretrained backbone expects.", ", ".join(new_heads))
+
+
+@contextlib.contextmanager
+def _without_load_report() -> Iterator[None]:
+    """Drop Transformers' table of UNEXPECTED/MISSING weights (report_loading sums it up)."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    drop = logging.Filter()
+    drop.filter = lambda record: "LOAD REPORT" not in str(record.msg)
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def max_input_length(model_cfg) -> int | None:

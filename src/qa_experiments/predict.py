@@ -13,11 +13,11 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TextIO
 
 from qa_experiments.cli import positive_int, run_command
 
 PROG = "qa-predict"
-
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,25 +48,25 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _print_answer(prediction, as_json: bool) -> None:
+def _print_answer(prediction, as_json: bool, out: TextIO) -> None:
     if not as_json:
-        print(prediction.text)
+        print(prediction.text, file=out)
         return
     score = prediction.score if math.isfinite(prediction.score) else None
     print(json.dumps({"answer": prediction.text, "score": score,
                       "start": prediction.start_char, "end": prediction.end_char},
-                     ensure_ascii=False))
+                     ensure_ascii=False), file=out)
 
 
-def _predict_data(run, args: argparse.Namespace) -> int:
+def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.inference import data_file_stem, predict_file, write_output
 
     _, predictions = predict_file(run, args.data, max_samples=args.max_samples,
                                   batch_size=args.batch_size, progress=True)
-    out = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
-    if not write_output(PROG, out, predictions):
+    path = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
+    if not write_output(PROG, path, predictions):
         return 1
-    print(f"Wrote {len(predictions)} predictions to {out}")
+    print(f"Wrote {len(predictions)} predictions to {path}", file=out)
     return 0
 
 
@@ -78,7 +78,7 @@ def _quiet_progress_bars() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.inference import answer, load_run
     from qa_experiments.squad_files import check_readable
 
@@ -88,8 +88,8 @@ def _run(args: argparse.Namespace) -> int:
         _quiet_progress_bars()  # one question: just the answer
     run = load_run(args.run_dir)
     if args.data is not None:
-        return _predict_data(run, args)
-    _print_answer(answer(run, args.question, args.context), args.json)
+        return _predict_data(run, args, out)
+    _print_answer(answer(run, args.question, args.context), args.json, out)
     return 0
 
 

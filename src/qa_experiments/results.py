@@ -1,24 +1,53 @@
-"""Write run artefacts atomically: a crash never leaves a half-written file behind."""
+"""Write run artefacts atomically: a crash never leaves a half-written file or model behind."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write `data` as JSON to `path` through a temporary file and an atomic rename."""
+def write_text(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file and an atomic rename; the temporary
+    file is removed if writing fails."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
+    handle = tempfile.NamedTemporaryFile(
         "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False,
         encoding="utf-8",
-    ) as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600 files
-    os.replace(handle.name, path)
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600 files
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, data: Any) -> Path:
+    """Write `data` as indented JSON to `path` atomically (see write_text)."""
+    return write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_directory(path: str | Path, save: Callable[[str], None]) -> Path:
+    """Let `save(tmp_dir)` fill a temporary sibling of `path`, then rename it to `path`: a
+    crash while saving leaves no (partial) `path`, only a `.NAME.*.tmp` directory."""
+    path = Path(path)
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        save(str(scratch))
+        os.chmod(scratch, 0o755)  # mkdtemp creates 0700 directories
+        if path.exists():
+            shutil.rmtree(path)  # a model left by an earlier, unfinished attempt
+        os.replace(scratch, path)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return path

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
-from transformers import Trainer
+
+from qa_experiments.finite import StepLossTrainer
 
 
 class BucketedLengthSampler(Sampler[int]):
@@ -45,7 +46,7 @@ class BucketedLengthSampler(Sampler[int]):
             yield from batches[b].tolist()
 
 
-class QATrainer(Trainer):
+class QATrainer(StepLossTrainer):
     """Trainer that batches training windows with `BucketedLengthSampler` when asked."""
 
     def __init__(self, *args, length_bucket_width: int | None = None, **kwargs):

@@ -1,4 +1,9 @@
-"""Weights & Biases runs: one per job, offline automatically without credentials."""
+"""Weights & Biases runs: one per job, offline automatically without credentials.
+
+A W&B run that cannot start (no network or API key in online mode, a bad WANDB_MODE) fails the
+job within about INIT_TIMEOUT_S seconds with one line (TrackingError), never silently
+falls back to offline: the user asked for the run to be online.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,26 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
+INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
+
+
+class TrackingError(RuntimeError):
+    """The W&B run could not be started; the message says how to run without it."""
+
 
 def wandb_mode(requested: str) -> str:
     """The W&B mode to use: `auto` means online with credentials and offline without."""
+    env = os.environ.get("WANDB_MODE")
+    if env and env not in WANDB_MODES:  # wandb reads it even when given a mode
+        raise TrackingError(
+            f"WANDB_MODE={env!r} is not a W&B mode ({', '.join(WANDB_MODES)}); unset it or "
+            "fix it, or run with logger=none."
+        )
     if requested != "auto":
         return requested
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
+    if env:
+        return env
     return "online" if _has_credentials() else "offline"
 
 
@@ -43,21 +61,42 @@ def start_run(
     import wandb
 
     mode = wandb_mode(logger_cfg.mode)
-    run = wandb.init(
-        project=logger_cfg.project,
-        entity=logger_cfg.entity,
-        group=logger_cfg.group or group,
-        name=name,
-        tags=sorted({*logger_cfg.tags, *tags}),
-        job_type="train",
-        config=config,
-        dir=str(run_dir),
-        mode=mode,
-        reinit="finish_previous",
-    )
+    timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
+    try:
+        run = wandb.init(
+            project=logger_cfg.project,
+            entity=logger_cfg.entity,
+            group=logger_cfg.group or group,
+            name=name,
+            tags=sorted({*logger_cfg.tags, *tags}),
+            job_type="train",
+            config=config,
+            dir=str(run_dir),
+            mode=mode,
+            reinit="finish_previous",
+            settings=wandb.Settings(init_timeout=timeout),
+        )
+    except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
+        raise start_failure(error, mode, timeout) from error
     if mode == "offline":
-        log.info("W&B is offline (no credentials); upload later with: wandb sync %s", run.dir)
+        log.info("W&B is offline; upload the run later with: wandb sync %s", sync_dir(run))
     return run
+
+
+def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
+    """The one-line TrackingError for a wandb.init that failed with `error`."""
+    reason = " ".join(str(error).split(" Consider increasing")[0].split()) or type(error).__name__
+    if "timed out" in reason.lower():
+        reason += f" after {timeout:.0f} s; WANDB_INIT_TIMEOUT=SECONDS waits longer"
+    return TrackingError(
+        f"W&B could not start its run in {mode} mode ({reason[:400]}); run with "
+        "logger.mode=offline (sync later) or logger=none, or fix the W&B login/network."
+    )
+
+
+def sync_dir(run) -> str:
+    """The run's `offline-run-*` directory: what `wandb sync` takes (run.dir is its files/)."""
+    return str(getattr(run.settings, "sync_dir", None) or Path(run.dir).parent)
 
 
 def summary_metrics(results: dict[str, Any]) -> dict[str, float]:

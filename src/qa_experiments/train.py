@@ -8,7 +8,6 @@ into the same directory reuses the jobs that already finished.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -19,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from qa_experiments import tracking
+from qa_experiments import run_claim, tracking
 from qa_experiments.hub import HubUnavailableError, resolve_local_files_only
 from qa_experiments.hydra_errors import run_reporting_errors
 from qa_experiments.paths import config_dir, register_resolvers
@@ -27,11 +26,13 @@ from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, register_schema, validate_config
 from qa_experiments.squad_data import DataError
 from qa_experiments.squad_files import check_readable
+from qa_experiments.summary import run_summary
+from qa_experiments.tracking import TrackingError
 
 log = logging.getLogger("qa_experiments.train")
 
 # Mistakes in what the user asked for: reported in one line, without a traceback.
-USER_ERRORS = (ConfigError, DataError, HubUnavailableError, FileNotFoundError)
+USER_ERRORS = (ConfigError, DataError, HubUnavailableError, FileNotFoundError, TrackingError)
 
 register_resolvers()
 register_schema()
@@ -42,33 +43,58 @@ def train(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
-    previous = finished_results(run_dir, overrides)
+    previous = claim_run_dir(cfg, run_dir, overrides)
     if previous is not None:
-        log.info("Job already finished in %s: reusing its results (f1=%.2f)", run_dir,
-                 previous["f1"])
+        log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
+                 run_summary(previous, run_dir))
         return previous["f1"]
-    chief = is_chief()
+    results = run_job(cfg, hydra_cfg, run_dir, overrides)
+    log.info("%s", run_summary(results, run_dir))
+    return results["f1"]
+
+
+def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
+    """Check `cfg` and whether `run_dir` may be written before anything is written there
+    (train.log included); the results of this same job if it already finished there."""
+    log_files = run_claim.hold_log_files()
     try:
-        validate_config(cfg)
-        check_inputs(cfg)
-    except Exception as error:  # recorded, so that a sweep shows the job as failed
-        if chief:
-            write_status(run_dir, "failed", overrides, error)
+        validate(cfg, run_dir, overrides)
+        previous = run_claim.claim(run_dir, overrides,
+                                   OmegaConf.to_container(cfg, resolve=True), cfg.resume)
+    except BaseException:
+        run_claim.close_log_files(log_files)
         raise
+    if previous is None:
+        run_claim.attach_log_files(log_files)
+    else:
+        run_claim.close_log_files(log_files)  # a finished run's files never change
+    return previous
 
-    from qa_experiments.training import run_experiment, summarize  # heavy imports, after checks
 
+def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:
+    """Train and evaluate in the claimed `run_dir`, recording the job's state in status.json
+    (and a W&B run) whatever happens."""
+    chief = is_chief()
     if chief:
+        run_claim.remove_stale_temp_files(run_dir)
+        if not cfg.resume:
+            run_claim.start_over(run_dir)
+        run_claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
         write_status(run_dir, "running", overrides)
-    run = tracking.start_run(
-        cfg.logger,
-        config=OmegaConf.to_container(cfg, resolve=True),
-        run_dir=run_dir,
-        name=hydra_cfg.job.override_dirname or run_dir.name,
-        group=sweep_group(hydra_cfg),
-        tags=[cfg.model.name, cfg.data.name],
-    ) if chief else None
+    run = None
     try:
+        check_inputs(cfg)  # before a W&B run starts
+        from qa_experiments.training import run_experiment  # heavy imports, after the checks
+
+        if chief:
+            run = tracking.start_run(
+                cfg.logger,
+                config=OmegaConf.to_container(cfg, resolve=True),
+                run_dir=run_dir,
+                name=hydra_cfg.job.override_dirname or run_dir.name,
+                group=sweep_group(hydra_cfg),
+                tags=[cfg.model.name, cfg.data.name],
+            )
         results = run_experiment(cfg, run_dir)
     except BaseException as error:
         if chief:
@@ -78,8 +104,18 @@ def train(cfg: DictConfig) -> float:
     if chief:
         write_status(run_dir, "finished", overrides)
     tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
-    log.info("Done: %s. Run directory: %s", summarize(results), run_dir)
-    return results["f1"]
+    return results
+
+
+def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:
+    """`validate_config`; a refused job in a new run directory is recorded as failed there, so
+    that a sweep shows it (a directory that already holds a run is left as it is)."""
+    try:
+        validate_config(cfg)
+    except ConfigError as error:
+        if is_chief() and not (run_dir / "status.json").exists():
+            write_status(run_dir, "failed", overrides, error)
+        raise
 
 
 def check_inputs(cfg: DictConfig) -> None:
@@ -94,29 +130,6 @@ def check_inputs(cfg: DictConfig) -> None:
         for path in (cfg.data.train_file, cfg.data.eval_file):
             check_readable(path)
     check_max_seq_length(cfg.model, cfg.data.max_seq_length)
-
-
-def finished_results(run_dir: Path, overrides: list[str]) -> dict | None:
-    """Results of a job that already finished in `run_dir` with the same overrides."""
-    try:
-        status = json.loads((run_dir / "status.json").read_text())
-        results = json.loads((run_dir / "results.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if status.get("status") != "finished":
-        return None
-    if _job_identity(status.get("overrides", [])) != _job_identity(overrides):
-        raise ConfigError(
-            f"{run_dir} already holds a finished run with other overrides "
-            f"({' '.join(status.get('overrides', []))}); it is never overwritten. "
-            "Choose another hydra.run.dir / hydra.sweep.dir."
-        )
-    return results
-
-
-def _job_identity(overrides: list[str]) -> list[str]:
-    # `resume=true` continues the same job; it does not make it another one.
-    return sorted(o for o in overrides if not o.startswith("resume="))
 
 
 def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import resource
 import time
 from pathlib import Path
@@ -11,13 +10,16 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from transformers import DataCollatorWithPadding, TrainerCallback, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
+from qa_experiments.checkpoints import last_checkpoint
 from qa_experiments.evaluation import evaluate_features
 from qa_experiments.feature_cache import cached_features
+from qa_experiments.finite import FiniteGuard
+from qa_experiments.ledger import RunLedger
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features, prepare_train_features
-from qa_experiments.results import write_json
+from qa_experiments.results import write_directory, write_json
 from qa_experiments.sampling import QATrainer
 from qa_experiments.schema import ConfigError
 from qa_experiments.squad_data import load_split
@@ -58,18 +60,16 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
     )
-    trainer.add_callback(StopOnNonFiniteLoss())
-    train_output = trainer.train(resume_from_checkpoint=resume_checkpoint(cfg, args))
+    checkpoint = resume_checkpoint(cfg, args)
+    ledger = RunLedger()
+    trainer.add_callback(FiniteGuard(resumed_from=checkpoint))
+    trainer.add_callback(ledger)
+    trainer.train(resume_from_checkpoint=checkpoint)
     evaluation = evaluate_features(trainer, eval_features, eval_examples, cfg.data)
 
     results = {
         **evaluation.metrics,
-        "train_runtime": train_output.metrics["train_runtime"],
-        "train_samples_per_second": train_output.metrics["train_samples_per_second"],
-        "train_tokens_per_second": (
-            trainer.state.num_input_tokens_seen / train_output.metrics["train_runtime"]
-        ),
-        "train_loss": train_output.metrics["train_loss"],
+        **training_figures(trainer, ledger),
         "eval_runtime": evaluation.runtime,
         "preprocess_seconds": preprocess_seconds,
         "train_examples": len(train_examples),
@@ -82,60 +82,39 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "model": cfg.model.name_or_path,
         "data_report": {"train": train_report.to_dict(), "eval": eval_report.to_dict()},
     }
-    if trainer.is_world_process_zero():
+    if trainer.is_world_process_zero():  # the model first: results.json means it is complete
+        write_directory(run_dir / "model", trainer.save_model)
         write_json(run_dir / "predictions.json", evaluation.predictions)
         write_json(run_dir / "results.json", results)
-        trainer.save_model(str(run_dir / "model"))
     return results
 
 
 def resume_checkpoint(cfg: DictConfig, args: TrainingArguments) -> str | None:
-    """The newest checkpoint to continue from when `resume=true`, else None."""
+    """The newest complete checkpoint to continue from when `resume=true`, else None."""
     if not cfg.resume:
         return None
     checkpoint = last_checkpoint(args.output_dir)
     if checkpoint is None:
-        log.warning("resume=true but %s holds no checkpoint: training from the start",
+        log.warning("resume=true but %s holds no usable checkpoint: training from the start",
                     args.output_dir)
     else:
         log.info("Resuming from %s", checkpoint)
     return checkpoint
 
 
-def last_checkpoint(output_dir: str) -> str | None:
-    """The newest complete `checkpoint-N` directory in `output_dir`, if any.
-
-    A run killed while saving leaves a partial newest checkpoint; the Trainer writes
-    trainer_state.json last, so a checkpoint without it is skipped.
-    """
-    candidates = sorted(
-        Path(output_dir).glob("checkpoint-*"),
-        key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else -1,
-    )
-    complete = [p for p in candidates if (p / "trainer_state.json").is_file()]
-    return str(complete[-1]) if complete else None
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite."""
-
-
-class StopOnNonFiniteLoss(TrainerCallback):
-    """Stop at the first logged NaN/inf loss or gradient norm, before a checkpoint of the broken
-    model is saved (the Trainer logs before it saves at a step; keep logging_steps a divisor of
-    save_steps)."""
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        bad = {k: v for k, v in (logs or {}).items()
-               if k in ("loss", "grad_norm") and not math.isfinite(float(v))}
-        if bad:
-            checkpoint = last_checkpoint(args.output_dir)
-            raise NonFiniteLossError(
-                f"training loss went non-finite ({', '.join(f'{k}={v}' for k, v in bad.items())})"
-                f" at step {state.global_step}; the last good checkpoint is "
-                f"{checkpoint or 'none (no checkpoint saved yet)'}. Lower optimizer.lr, use fp32 "
-                "(hardware.precision=fp32) or check the data."
-            )
+def training_figures(trainer, ledger: RunLedger) -> dict[str, Any]:
+    """Runtime, rates and loss of the whole run, also after a resume (see ledger.py)."""
+    seconds = ledger.seconds
+    return {
+        "train_runtime": seconds,
+        "train_samples_per_second": ledger.samples / seconds if seconds else 0.0,
+        "train_tokens_per_second": trainer.state.num_input_tokens_seen / seconds if seconds
+        else 0.0,
+        "train_loss": ledger.loss_sum / max(trainer.state.global_step, 1),
+        "train_steps": trainer.state.global_step,
+        "resumed": ledger.resumed_from_step is not None,
+        "resumed_from_step": ledger.resumed_from_step,
+    }
 
 
 def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArguments:
@@ -215,12 +194,3 @@ def peak_memory_mb() -> float:
     if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # Linux reports KiB
-
-
-def summarize(results: dict[str, Any]) -> str:
-    """One line with the headline scores."""
-    return (
-        f"exact_match={results['exact_match']:.2f} f1={results['f1']:.2f} "
-        f"({results['eval_examples']} questions, {results['train_runtime']:.0f}s training)"
-    )
-
