@@ -98,7 +98,7 @@ def test_job_differences_name_changed_overrides_then_resolved_settings():
     assert job_differences(["a=1"], ["a=1", "resume=true", "logger.mode=offline"], config,
                            {**config, "resume": True, "logger": {"mode": "offline"}}) == ""
     assert job_differences(["a=1", "b=2"], ["a=3", "c=4"], config, config) == (
-        "a=3 (was: 1); b=<not set> (was: 2); c=4 (was: <not set>)")
+        "a=3 (was: 1); b=default (was: 2); c=4 (was: default)")
     assert job_differences(["a=1"], ["a=1"], config, {**config, "optimizer": {"lr": 1e-3}}) == (
         "optimizer.lr=0.001 (was: 5e-05)")
 

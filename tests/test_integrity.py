@@ -73,7 +73,7 @@ def test_resume_with_changed_settings_is_refused_and_leaves_the_run_untouched(tm
                         "data.max_train_samples=30")
     assert changed.returncode == 2
     (line,) = error_lines(changed)
-    assert "optimizer.lr=1e-3 (was: <not set>)" in line
+    assert "optimizer.lr=1e-3 (was: default)" in line
     assert "data.max_train_samples=30 (was: 24)" in line
     assert "without resume=true and with another hydra.run.dir" in line
     assert "Traceback" not in changed.stdout + changed.stderr

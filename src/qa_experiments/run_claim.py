@@ -65,7 +65,7 @@ def job_differences(previous_overrides: list[str], overrides: list[str],
         before = _identity(_flatten(previous_config))
         now = _identity(_flatten(json.loads(json.dumps(config))))
     return "; ".join(
-        f"{key}={now.get(key, '<not set>')} (was: {before.get(key, '<not set>')})"
+        f"{key}={now.get(key, 'default')} (was: {before.get(key, 'default')})"
         for key in sorted(before.keys() | now.keys()) if before.get(key) != now.get(key)
     )
 
