@@ -1,6 +1,7 @@
 """The sweeper's structured config, registered as `hydra/sweeper=optuna` with the sampler
 (`tpe`, `random`, `cmaes`, `gp`) and pruner (`none`, `median`, `percentile`,
-`successive_halving`, `hyperband`) groups below it. The keys follow Hydra's Optuna sweeper 1.3.
+`successive_halving`, `hyperband`, `threshold`) groups below it. The keys follow Hydra's
+Optuna sweeper 1.3.
 
 No `from __future__ import annotations` here: Hydra's plugin scan runs this module outside
 sys.modules, where dataclasses cannot resolve string annotations."""
@@ -90,6 +91,17 @@ class HyperbandPrunerConfig:
 
 
 @dataclass
+class ThresholdPrunerConfig:
+    """Prunes a trial whose score falls below `lower` (or rises above `upper`)."""
+
+    _target_: str = "optuna.pruners.ThresholdPruner"
+    lower: float | None = None
+    upper: float | None = None
+    n_warmup_steps: int = 0
+    interval_steps: int = 1
+
+
+@dataclass
 class OptunaSweeperConf:
     _target_: str = "hydra_plugins.qa_experiments_optuna.optuna_sweeper.OptunaSweeper"
     defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
@@ -109,7 +121,7 @@ SAMPLERS = {"tpe": TPESamplerConfig, "random": RandomSamplerConfig, "cmaes": Cma
 PRUNERS = {"none": NopPrunerConfig, "median": MedianPrunerConfig,
            "percentile": PercentilePrunerConfig,
            "successive_halving": SuccessiveHalvingPrunerConfig,
-           "hyperband": HyperbandPrunerConfig}
+           "hyperband": HyperbandPrunerConfig, "threshold": ThresholdPrunerConfig}
 
 
 def register() -> None:
