@@ -20,6 +20,7 @@ from conftest import FAST
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
 from qa_experiments.compare import collect_jobs
 from qa_experiments.optuna_storage import open_storage
+from qa_experiments.search_report import PLOTS, plot_missing, write_search_results
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
@@ -107,6 +108,19 @@ def test_joblib_trials_report_to_the_sweepers_sqlite_study(tmp_path):
         assert [s["step"] for s in scores] == [1, 2]
     study = optuna.load_study(study_name="qa", storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert all(sorted(t.intermediate_values) == [1, 2] for t in study.trials)
+    for plot in PLOTS:
+        assert (sweep / plot).read_bytes().startswith(b"\x89PNG"), plot
+
+
+def test_plots_wait_for_what_they_show(tmp_path):
+    study = optuna.create_study()
+    assert plot_missing(study, "optimization_history.png") == "no complete trial"
+    study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, value=1.0, distributions={
+        "x": FloatDistribution(0, 1)}))
+    write_search_results(study, tmp_path)
+    written = {p.name for p in tmp_path.glob("*.png")}
+    assert written == {"optimization_history.png", "parallel_coordinate.png"}
+    assert (tmp_path / "trials.md").read_text().splitlines()[2].startswith("| 0 | complete | 1 |")
 
 
 def test_sweep_extra_resolves_with_current_optuna_and_sqlalchemy():

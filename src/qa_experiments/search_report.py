@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ def write_search_results(study: optuna.Study, sweep_dir: Path) -> None:
     rows = trial_rows(study.trials)
     write_csv(rows, sweep_dir / "trials.csv")
     (sweep_dir / "trials.md").write_text(markdown_table(rows), encoding="utf-8")
+    write_plots(study, sweep_dir)
     log.info("Search results in %s", sweep_dir)
 
 
@@ -71,3 +73,53 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# Optuna's matplotlib plots: file name -> function of optuna.visualization.matplotlib.
+PLOTS = {
+    "optimization_history.png": "plot_optimization_history",
+    "param_importances.png": "plot_param_importances",
+    "parallel_coordinate.png": "plot_parallel_coordinate",
+    "intermediate_values.png": "plot_intermediate_values",
+}
+
+
+def write_plots(study: optuna.Study, sweep_dir: Path) -> None:
+    """Each of PLOTS as PNG; a plot the study cannot make yet (too few complete trials, no
+    intermediate values) is skipped with a warning saying why."""
+    skipped = {name: reason for name in PLOTS if (reason := plot_missing(study, name))}
+    for name, reason in skipped.items():
+        log.warning("%s not written: %s", name, reason)
+    if len(skipped) == len(PLOTS):
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")  # the sweeper may run where there is no display
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    for name, function in PLOTS.items():
+        if name in skipped:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                axes = getattr(optuna_plots, function)(study)
+        except (ValueError, RuntimeError, ImportError, ZeroDivisionError) as error:
+            log.warning("%s not written: %s", name, error)
+            continue
+        figure = axes.flat[0].figure if hasattr(axes, "flat") else axes.figure
+        figure.savefig(sweep_dir / name, dpi=110, bbox_inches="tight")
+        plt.close(figure)
+
+
+def plot_missing(study: optuna.Study, name: str) -> str | None:
+    """Why the study has nothing to show in plot `name` yet (None: it has)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return "no complete trial"
+    if name == "param_importances.png" and (len(complete) < 2 or not complete[0].params):
+        return "importances need two complete trials with searched parameters"
+    if name == "intermediate_values.png" and not any(t.intermediate_values for t in study.trials):
+        return "no trial reported intermediate values (no pruner)"
+    return None
