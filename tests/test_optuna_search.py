@@ -21,6 +21,7 @@ from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
 from qa_experiments.compare import collect_jobs
 from qa_experiments.optuna_storage import open_storage
 from qa_experiments.search_report import PLOTS, plot_missing, write_search_results
+from test_sweep import wandb_state
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
@@ -155,3 +156,13 @@ def test_sweep_extra_installs_beside_the_newest_optuna_and_sqlalchemy(tmp_path):
                 for item in report["install"]}
     assert int(versions["optuna"].split(".")[0]) >= 5
     assert versions["sqlalchemy"].startswith("2.")
+
+
+def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
+    sweep = search(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=threshold",
+                   "hydra.sweeper.pruner.upper=-1", "trainer.max_steps=3", "optimizer.lr=1e-3",
+                   "logger=wandb", "logger.mode=offline")
+    state = wandb_state(sweep / "0")
+    assert "pruned" in state["tags"] and state["exit_code"] == 0
+    assert state["summary"]["pruned"] is True and state["summary"]["pruned_at_step"] == 1
+    assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
