@@ -87,6 +87,7 @@ class OptunaSweeper(Sweeper):
         values = {**{key: format_value(value) for key, value in trial.params.items()}, **fixed}
         overrides = [f"{key}={value}" for key, value in values.items()]
         if self.pruning:
+            # The storage's trial id (Optuna has no public lookup from trial number to id).
             environment = trial_environment(study.study_name, storage, trial._trial_id)
             overrides += [f"++hydra.job.env_set.{name}={quote(value)}"
                           for name, value in environment.items()]
@@ -110,7 +111,8 @@ class OptunaSweeper(Sweeper):
 def outcome(study: optuna.Study, trial: Trial, job: JobReturn) -> tuple[TrialState, float | None]:
     """Pruned when the job says so in the study; failed when it raised or returned no finite
     number; complete otherwise, with the returned value."""
-    if study._storage.get_trial(trial._trial_id).user_attrs.get(PRUNED_ATTR):
+    stored = study.get_trials(deepcopy=False)[trial.number]  # what the job wrote there
+    if stored.user_attrs.get(PRUNED_ATTR):
         return TrialState.PRUNED, None
     if job.status != JobStatus.COMPLETED:
         return TrialState.FAIL, None
