@@ -166,3 +166,17 @@ def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     assert "pruned" in state["tags"] and state["exit_code"] == 0
     assert state["summary"]["pruned"] is True and state["summary"]["pruned_at_step"] == 1
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
+
+
+def test_submitit_trials_prune_in_their_own_processes(tmp_path):
+    # Both trials run at once, each in a submitit process; no storage set: the sweeper keeps
+    # the study in a journal file in the sweep directory, which the jobs report to.
+    sweep = search(tmp_path, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+                   "hydra.sweeper.n_trials=2", "hydra/sweeper/pruner=threshold",
+                   "hydra.sweeper.pruner.upper=-1", "hydra.sweeper.pruner.n_warmup_steps=3",
+                   "trainer.max_steps=3", "pruning.report_every=choice(1,2)",
+                   "optimizer.lr=1e-3")
+    states = {row["pruning.report_every"]: row["state"] for row in trials_table(sweep)}
+    assert states == {"1": "pruned", "2": "complete"}
+    assert (sweep / "optuna.journal").is_file()
+    assert len(list(sweep.glob(".submitit/*/*_result.pkl"))) == 2
