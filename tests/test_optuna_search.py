@@ -180,3 +180,31 @@ def test_submitit_trials_prune_in_their_own_processes(tmp_path):
     assert states == {"1": "pruned", "2": "complete"}
     assert (sweep / "optuna.journal").is_file()
     assert len(list(sweep.glob(".submitit/*/*_result.pkl"))) == 2
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp"])
+def test_every_sampler_config_builds_a_working_optuna_sampler(sampler):
+    from hydra.utils import instantiate
+
+    from test_launchers import compose_with_hydra
+
+    sweeper = compose_with_hydra("hparams_search=optuna", f"hydra/sweeper/sampler={sampler}",
+                                 "hydra/sweeper/pruner=median").hydra.sweeper
+    study = optuna.create_study(sampler=instantiate(sweeper.sampler),
+                                pruner=instantiate(sweeper.pruner), direction="maximize")
+    study.optimize(lambda t: -(t.suggest_float("x", -1, 1) ** 2), n_trials=4)
+    assert len(study.trials) == 4 and type(study.sampler).__name__.lower().startswith(
+        {"tpe": "tpe", "random": "random", "cmaes": "cmaes", "gp": "gp"}[sampler])
+
+
+@pytest.mark.parametrize("pruner", ["none", "median", "percentile", "successive_halving",
+                                    "hyperband", "threshold"])
+def test_every_pruner_config_builds_an_optuna_pruner(pruner):
+    from hydra.utils import instantiate
+
+    from test_launchers import compose_with_hydra
+
+    bound = ["hydra.sweeper.pruner.lower=10"] if pruner == "threshold" else []  # it needs one
+    config = compose_with_hydra("hparams_search=optuna", f"hydra/sweeper/pruner={pruner}",
+                                *bound).hydra.sweeper.pruner
+    assert isinstance(instantiate(config), optuna.pruners.BasePruner)

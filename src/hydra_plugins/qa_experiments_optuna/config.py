@@ -92,7 +92,7 @@ class HyperbandPrunerConfig:
 
 @dataclass
 class ThresholdPrunerConfig:
-    """Prunes a trial whose score falls below `lower` (or rises above `upper`)."""
+    """Prunes a trial whose score falls below `lower` (or rises above `upper`); set one."""
 
     _target_: str = "optuna.pruners.ThresholdPruner"
     lower: float | None = None
