@@ -208,3 +208,16 @@ def test_every_pruner_config_builds_an_optuna_pruner(pruner):
     config = compose_with_hydra("hparams_search=optuna", f"hydra/sweeper/pruner={pruner}",
                                 *bound).hydra.sweeper.pruner
     assert isinstance(instantiate(config), optuna.pruners.BasePruner)
+
+
+def test_too_many_failures_end_the_search_with_its_results_written(tmp_path):
+    sweep = tmp_path / "sweep"
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", *FAST, *TINY_SEARCH, "optimizer.lr=-1.0",
+         "hydra.sweeper.max_failure_rate=0", "hydra.sweeper.n_trials=3",
+         "optimizer.warmup=interval(0, 0.1)", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode != 0
+    assert "1 of 1 trials failed, more than max_failure_rate=0" in done.stdout + done.stderr
+    assert [row["state"] for row in trials_table(sweep)] == ["fail"]

@@ -43,7 +43,6 @@ class OptunaSweeper(Sweeper):
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
-        self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function)
         self.sweep_dir = Path(config.hydra.sweep.dir)
@@ -63,16 +62,23 @@ class OptunaSweeper(Sweeper):
         study.set_user_attr(PRUNER_ATTR, self.pruner_config)
         log.info("Study %s (%s, %s, %s, %s trials already)", study.study_name, storage or "memory",
                  type(self.sampler).__name__, type(self.pruner).__name__, len(study.trials))
+        try:
+            self.run_trials(study, storage, distributions, fixed)
+        finally:  # also when too many trials failed: what ran is worth reading
+            self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            write_search_results(study, self.sweep_dir)
+
+    def run_trials(self, study: optuna.Study, storage: str | None,
+                   distributions: dict[str, Any], fixed: dict[str, str]) -> None:
+        """n_trials trials, asked and launched n_jobs at a time."""
         job_idx = 0
         while job_idx < self.n_trials:
-            trials = [study.ask(distributions) for _ in range(min(self.n_jobs,
-                                                                  self.n_trials - job_idx))]
+            batch = min(self.n_jobs, self.n_trials - job_idx)
+            trials = [study.ask(distributions) for _ in range(batch)]
             overrides = [self.trial_overrides(study, storage, trial, fixed) for trial in trials]
             returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
             job_idx += len(returns)
             self.tell_batch(study, trials, returns)
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_search_results(study, self.sweep_dir)
 
     def storage_spec(self) -> str | None:
         """The storage as given; with a pruner and no storage, a journal file in the sweep
