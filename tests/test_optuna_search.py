@@ -90,6 +90,8 @@ def test_journal_search_prunes_fails_and_resumes(tmp_path):
     study = optuna.load_study(study_name="qa", storage=open_storage(
         f"journal:{tmp_path / 'study.journal'}"))
     assert len(study.trials) == 6 and len(trials_table(resumed)) == 6
+    run_dirs = [row["run_dir"] for row in trials_table(resumed)]  # job numbers restart at 0
+    assert run_dirs == [str(sweep / str(i)) for i in range(5)] + [str(resumed / "0")]
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned and all(sorted(t.intermediate_values) == [1, 2, 3] for t in pruned)
 
@@ -122,6 +124,7 @@ def test_plots_wait_for_what_they_show(tmp_path):
     written = {p.name for p in tmp_path.glob("*.png")}
     assert written == {"optimization_history.png", "parallel_coordinate.png"}
     assert (tmp_path / "trials.md").read_text().splitlines()[2].startswith("| 0 | complete | 1 |")
+    assert "run_dir" in (tmp_path / "trials.csv").read_text().splitlines()[0]
 
 
 def test_sweep_extra_resolves_with_current_optuna_and_sqlalchemy():

@@ -12,6 +12,7 @@ STORAGE_ENV = "QA_OPTUNA_STORAGE"
 TRIAL_ENV = "QA_OPTUNA_TRIAL_ID"
 PRUNER_ATTR = "qa_pruner"  # study attribute: the pruner's Hydra config (_target_ and arguments)
 PRUNED_ATTR = "pruned"  # trial attribute the job sets when its trial was pruned
+RUN_DIR_ATTR = "run_dir"  # trial attribute the sweeper sets: the job's run directory
 
 
 class TrialPruned(Exception):

@@ -14,6 +14,8 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from qa_experiments.pruning import RUN_DIR_ATTR
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,8 @@ def write_best(study: optuna.Study, path: Path) -> None:
 
 
 def trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
-    """One row per trial: number, state, value, duration (s), last reported step, params."""
+    """One row per trial: number, state, value, duration (s), last reported step, run
+    directory, params."""
     names = sorted({name for trial in trials for name in trial.params})
     rows = []
     for trial in trials:
@@ -47,6 +50,7 @@ def trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
         rows.append({"trial": trial.number, "state": trial.state.name.lower(),
                      "value": trial.value, "duration_s": duration,
                      "last_step": trial.last_step,
+                     "run_dir": trial.user_attrs.get(RUN_DIR_ATTR),
                      **{name: trial.params.get(name) for name in names}})
     return rows
 

@@ -21,7 +21,7 @@ from optuna.trial import Trial, TrialState
 
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
 from qa_experiments.optuna_storage import JOURNAL_PREFIX, absolute_storage, open_storage
-from qa_experiments.pruning import PRUNED_ATTR, PRUNER_ATTR, trial_environment
+from qa_experiments.pruning import PRUNED_ATTR, PRUNER_ATTR, RUN_DIR_ATTR, trial_environment
 from qa_experiments.search_report import write_search_results
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ class OptunaSweeper(Sweeper):
         failed = 0
         for trial, job in zip(trials, returns):
             state, value = outcome(study, trial, job)
+            if job.hydra_cfg is not None:  # where to read the job, also after a resume
+                trial.set_user_attr(RUN_DIR_ATTR, job.hydra_cfg.hydra.runtime.output_dir)
             study.tell(trial, value, state=state)
             failed += state == TrialState.FAIL
             log.info("Trial %d: %s%s", trial.number, state.name.lower(),
