@@ -118,7 +118,7 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
 
 
 def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
-               tags: list[str] = ()) -> None:
+               tags: tuple[str, ...] = ()) -> None:
     """Record the final metrics (and extra `tags`) and close the run, also when the job
     failed."""
     if run is None:

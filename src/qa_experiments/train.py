@@ -104,7 +104,7 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     except TrialPruned as pruned:
         if chief:
             write_status(run_dir, "pruned", overrides)
-        tracking.finish_run(run, pruned_summary(pruned), exit_code=0, tags=["pruned"])
+        tracking.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",))
         raise
     except BaseException as error:
         if chief:
