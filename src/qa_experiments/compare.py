@@ -25,7 +25,7 @@ import yaml
 log = logging.getLogger(__name__)
 
 # Sort order: finished jobs (by F1) first, failed ones last.
-STATUS_RANK = {"finished": 0, "running": 1, "unknown": 2, "failed": 3}
+STATUS_RANK = {"finished": 0, "running": 1, "pruned": 2, "unknown": 3, "failed": 4}
 JOB_MARKERS = (".hydra", "status.json", "results.json")
 ERROR_WIDTH = 80
 LABEL_WIDTH = 60
@@ -152,6 +152,8 @@ def _job_status(status_doc: dict[str, Any], results: dict[str, Any] | None) -> t
     state = status_doc.get("status")
     if state == "failed":
         return "failed", short_error(status_doc.get("error")) or "failed (no error recorded)"
+    if state == "pruned":  # stopped by an Optuna pruner: not a failure (see intermediate.json)
+        return "pruned", ""
     if results is not None:
         return "finished", ""
     if state == "finished":

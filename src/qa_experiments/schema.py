@@ -97,6 +97,14 @@ class LoggerConfig:
 
 
 @dataclass
+class PruningConfig:
+    """How a trial of a pruned Optuna search reports its dev F1 (ignored outside one)."""
+
+    report_every: str = "epoch"  # "epoch" or a number of optimizer steps
+    eval_questions: int = 200  # the first questions of the eval set (all their windows)
+
+
+@dataclass
 class Config:
     """The whole run."""
 
@@ -105,6 +113,7 @@ class Config:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    pruning: PruningConfig = field(default_factory=PruningConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
     seed: int = 42
     task_name: str = "train"
@@ -140,6 +149,7 @@ RANGES = {
     "data.max_question_length": COUNT,
     "data.n_best_size": COUNT,
     "data.max_answer_length": COUNT,
+    "pruning.eval_questions": COUNT,
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
     "trainer.learning_rate": POSITIVE,
     "trainer.adam_beta1": BETA,
@@ -179,6 +189,9 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
     _validate_trainer_keys(cfg.trainer)
     _validate_ranges(cfg)
+    every = cfg.pruning.report_every
+    if every != "epoch" and not (every.isdigit() and int(every) > 0):
+        raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
     data = cfg.data
     if data.dataset_name is None:
         for key in ("train_file", "eval_file"):

@@ -117,10 +117,14 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     return {name: results[key] for key, name in keys.items() if key in results}
 
 
-def finish_run(run, summary: dict[str, Any] | None, exit_code: int) -> None:
-    """Record the final metrics and close the run, also when the job failed."""
+def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
+               tags: tuple[str, ...] = ()) -> None:
+    """Record the final metrics (and extra `tags`) and close the run, also when the job
+    failed."""
     if run is None:
         return
+    if tags:
+        run.tags = tuple(sorted({*run.tags, *tags}))
     if summary:
         run.summary.update(summary)
     run.finish(exit_code=exit_code)

@@ -22,6 +22,7 @@ from qa_experiments import run_claim, tracking
 from qa_experiments.hub import HubUnavailableError, resolve_local_files_only
 from qa_experiments.hydra_errors import run_reporting_errors
 from qa_experiments.paths import config_dir, register_resolvers
+from qa_experiments.pruning import TrialPruned
 from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, register_schema, validate_config
 from qa_experiments.squad_data import DataError
@@ -48,7 +49,11 @@ def train(cfg: DictConfig) -> float:
         log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
                  run_summary(previous, run_dir))
         return previous["f1"]
-    results = run_job(cfg, hydra_cfg, run_dir, overrides)
+    try:
+        results = run_job(cfg, hydra_cfg, run_dir, overrides)
+    except TrialPruned as pruned:
+        log.info("Optuna trial %s", pruned)
+        return pruned.scores[-1]["f1"]
     log.info("%s", run_summary(results, run_dir))
     return results["f1"]
 
@@ -96,6 +101,11 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
                 tags=[cfg.model.name, cfg.data.name],
             )
         results = run_experiment(cfg, run_dir)
+    except TrialPruned as pruned:
+        if chief:
+            write_status(run_dir, "pruned", overrides)
+        tracking.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",))
+        raise
     except BaseException as error:
         if chief:
             write_status(run_dir, "failed", overrides, error)
@@ -105,6 +115,12 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         write_status(run_dir, "finished", overrides)
     tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
     return results
+
+
+def pruned_summary(pruned: TrialPruned) -> dict:
+    """The W&B summary of a pruned trial: its state and last intermediate score."""
+    last = pruned.scores[-1]
+    return {"pruned": True, "pruned_at_step": last["step"], "eval/f1_pruning_slice": last["f1"]}
 
 
 def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:

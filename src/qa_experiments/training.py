@@ -19,10 +19,12 @@ from qa_experiments.finite import FiniteGuard
 from qa_experiments.ledger import RunLedger
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features, prepare_train_features
+from qa_experiments.pruning import TrialPruned
 from qa_experiments.results import write_directory, write_json
 from qa_experiments.sampling import QATrainer
 from qa_experiments.schema import ConfigError
 from qa_experiments.squad_data import load_split
+from qa_experiments.trial_reporting import trial_reporter
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,14 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ledger = RunLedger()
     trainer.add_callback(FiniteGuard(resumed_from=checkpoint))
     trainer.add_callback(ledger)
+    reporter = trial_reporter(cfg, trainer, eval_features, eval_examples)
+    if reporter is not None:
+        trainer.add_callback(reporter)
     trainer.train(resume_from_checkpoint=checkpoint)
+    if reporter is not None and trainer.is_world_process_zero():
+        write_json(run_dir / "intermediate.json", reporter.scores)  # kept when pruned too
+    if reporter is not None and reporter.pruned:
+        raise TrialPruned(reporter.scores)
     evaluation = evaluate_features(trainer, eval_features, eval_examples, cfg.data)
 
     results = {

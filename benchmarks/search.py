@@ -1,0 +1,92 @@
+"""The same Optuna search with and without pruning, in one run: wall time and best dev F1 of
+each (issue 11's target: pruning reaches the same best F1 within noise in at most 60% of the
+time).
+
+    python benchmarks/search.py                  # 12 trials of MiniLM, 300 questions (use a GPU)
+    python benchmarks/search.py --trials 3 --model tiny_bert --train-questions 24 \\
+        --eval-questions 12 --report-every 1 hardware=cpu data.max_seq_length=128 \\
+        data.doc_stride=48 data.max_question_length=32   # a smoke test, seconds per trial
+
+Both searches seed the TPE sampler alike and search learning rate, warmup and epochs; the
+pruned one uses the median pruner on F1 over the first --pruning-questions dev questions,
+reported every --report-every steps. Results go to stdout (Markdown) and --output (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--train-questions", type=int, default=300)
+    parser.add_argument("--eval-questions", type=int, default=300)
+    parser.add_argument("--pruning-questions", type=int, default=100)
+    parser.add_argument("--report-every", type=int, default=10, help="optimizer steps")
+    parser.add_argument("--output", type=Path, default=Path("search_benchmark.json"))
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every trial")
+    return parser.parse_args()
+
+
+def search_overrides(args: argparse.Namespace) -> list[str]:
+    """The search both runs share: space, data sizes and a seeded sampler."""
+    return [
+        "hparams_search=optuna", "hydra.sweeper.params=null",
+        f"hydra.sweeper.n_trials={args.trials}",
+        "optimizer.lr=tag(log, interval(1e-5, 3e-4))", "optimizer.warmup=interval(0.0, 0.2)",
+        "trainer.num_train_epochs=choice(1, 2, 3)", f"model={args.model}", "logger=none",
+        f"data.max_train_samples={args.train_questions}",
+        f"data.max_eval_samples={args.eval_questions}", "trainer.disable_tqdm=true",
+        "trainer.save_strategy=no", f"pruning.report_every={args.report_every}",
+        f"pruning.eval_questions={args.pruning_questions}", *args.overrides,
+    ]
+
+
+PRUNERS = {
+    "none": ["hydra/sweeper/pruner=none"],
+    "median": ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3"],
+}
+
+
+def run_search(overrides: list[str], sweep_dir: Path) -> dict:
+    """Run one search; its wall time, best F1 and trial states."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa_experiments.train", *overrides,
+                    f"hydra.sweep.dir={sweep_dir}"], check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    with (sweep_dir / "trials.csv").open() as handle:
+        states = [row["state"] for row in csv.DictReader(handle)]
+    return {"wall_seconds": seconds, "best_f1": best["best_value"],
+            "best_params": best["best_params"],
+            "states": {state: states.count(state) for state in sorted(set(states))}}
+
+
+def main() -> None:
+    args = parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, pruner in PRUNERS.items():
+            results[name] = run_search(search_overrides(args) + pruner, Path(scratch) / name)
+    base = results["none"]["wall_seconds"]
+    print("| pruner | wall time (s) | time vs none | best F1 | trials |\n|---|---|---|---|---|")
+    for name, result in results.items():
+        print(f"| {name} | {result['wall_seconds']:.0f} | {result['wall_seconds'] / base:.2f} | "
+              f"{result['best_f1']:.2f} | {result['states']} |")
+    args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
+                                       "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

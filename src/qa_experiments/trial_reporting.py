@@ -1,0 +1,73 @@
+"""A trial's intermediate dev F1, reported to its Optuna trial while training, and the stop
+when the study's pruner says so (see pruning.py for how the job finds its trial)."""
+
+from __future__ import annotations
+
+import logging
+
+import datasets
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from transformers import TrainerCallback
+
+from qa_experiments.evaluation import evaluate_features
+from qa_experiments.pruning import PRUNED_ATTR, PRUNER_ATTR, trial_location
+
+log = logging.getLogger(__name__)
+
+
+class TrialReporter(TrainerCallback):
+    """Evaluates every `every_steps` steps (None: each epoch), reports F1 at the global step
+    and stops training when the trial should be pruned."""
+
+    def __init__(self, trial, evaluate, every_steps: int | None) -> None:
+        self.trial, self.evaluate, self.every_steps = trial, evaluate, every_steps
+        self.scores: list[dict[str, float]] = []
+        self.pruned = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every_steps and state.global_step % self.every_steps == 0:
+            self.report(state.global_step, control)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if not self.every_steps:
+            self.report(state.global_step, control)
+
+    def report(self, step: int, control) -> None:
+        f1 = float(self.evaluate())
+        self.scores.append({"step": step, "f1": f1})
+        self.trial.report(f1, step)
+        if self.trial.should_prune():
+            self.trial.set_user_attr(PRUNED_ATTR, True)
+            self.pruned = True
+            control.should_training_stop = True
+        log.info("Trial %d step %d: F1 %.2f on the pruning slice%s", self.trial.number, step, f1,
+                 ", pruned" if self.pruned else "")
+
+
+def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
+                   examples: datasets.Dataset) -> TrialReporter | None:
+    """The reporter of this job's trial, or None when the job is not a trial that prunes."""
+    location = trial_location()
+    if location is None:
+        return None
+    keep = min(cfg.pruning.eval_questions, len(examples))
+    slice_examples = examples.select(range(keep))
+    slice_features = features.filter(lambda index: index < keep, input_columns="example_index")
+
+    def evaluate() -> float:
+        return evaluate_features(trainer, slice_features, slice_examples, cfg.data).metrics["f1"]
+
+    every = cfg.pruning.report_every
+    return TrialReporter(open_trial(*location), evaluate, None if every == "epoch" else int(every))
+
+
+def open_trial(study_name: str, storage: str, trial_id: int):
+    """The running trial `trial_id`, with the study's pruner as the sweeper configured it."""
+    import optuna
+
+    from qa_experiments.optuna_storage import open_storage
+
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    study.pruner = instantiate(study.user_attrs[PRUNER_ATTR])
+    return optuna.trial.Trial(study, trial_id)

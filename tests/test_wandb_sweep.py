@@ -1,0 +1,68 @@
+"""qa-wandb-sweep: the Optuna preset's search space as a W&B sweep config, checked with W&B's
+own schema where the `sweeps` package (wandb[sweeps]) is installed, and a job started the way a
+W&B agent starts one (its run id in the environment, `${args_no_hyphens}` as overrides)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import FAST
+from qa_experiments.wandb_sweep import COMMAND, main, sweep_config
+from test_sweep import wandb_state
+
+
+def test_preset_space_becomes_wandb_parameters():
+    config = sweep_config(["optimizer.lr=tag(log, interval(1e-5, 1e-3))",
+                           "hardware.train_batch_size=range(8, 33, 8)",
+                           "trainer.num_train_epochs=int(interval(1, 3))", "data=squad"],
+                          "random", min_iter=2)
+    assert config["method"] == "random"
+    assert config["metric"] == {"name": "eval/f1", "goal": "maximize"}
+    assert config["early_terminate"] == {"type": "hyperband", "min_iter": 2}
+    assert config["command"] == COMMAND
+    assert config["command"][-1] == "${args_no_hyphens}"
+    assert config["parameters"] == {
+        "model": {"values": ["bert", "distilbert", "roberta", "minilm"]},
+        "optimizer.warmup": {"distribution": "uniform", "min": 0.0, "max": 0.2},
+        "optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-3},
+        "hardware.train_batch_size": {"values": [8, 16, 24, 32]},
+        "trainer.num_train_epochs": {"distribution": "int_uniform", "min": 1, "max": 3},
+        "data": {"value": "squad"},
+    }
+
+
+def test_wandbs_sweep_schema_accepts_it(tmp_path, capsys):
+    sweeps = pytest.importorskip("sweeps")
+    for method in ("bayes", "random"):
+        output = tmp_path / f"{method}.yaml"
+        assert main(["--method", method, "--output", str(output)]) == 0
+        config = yaml.safe_load(output.read_text())
+        assert sweeps.schema_violations_from_proposed_config(config) == []
+    assert "checked with W&B's sweep schema" in capsys.readouterr().out
+    assert main(["x=int(interval(1, 1))", "--output", str(tmp_path / "bad.yaml")]) == 2
+    assert "W&B refuses" in capsys.readouterr().out and not (tmp_path / "bad.yaml").exists()
+
+
+def test_agent_style_job_logs_into_the_agents_run(tmp_path):
+    # What `wandb agent` runs for one sampled point: the command with ${args_no_hyphens}
+    # expanded, and the run it created named by WANDB_RUN_ID.
+    sampled = ["model=tiny_bert", "optimizer.lr=0.0003", "optimizer.warmup=0.1"]
+    env = {**os.environ, "WANDB_RUN_ID": "agentrun01", "WANDB_MODE": "offline"}
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", *FAST, "logger=wandb", *sampled,
+         f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["model"]["name"], config["optimizer"]["lr"],
+            config["optimizer"]["warmup"]) == ("tiny_bert", 3e-4, 0.1)
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert [run.name.rsplit("-", 1)[-1] for run in runs] == ["agentrun01"]  # no second run
+    assert wandb_state(tmp_path / "run")["run_id"] == "agentrun01"
