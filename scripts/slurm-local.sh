@@ -31,6 +31,8 @@ SlurmctldHost=$host
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued job waits cred_expire seconds before it starts again (default 120).
+AuthInfo=cred_expire=10
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/d
 SlurmctldPidFile=$STATE/slurmctld.pid
@@ -68,7 +70,7 @@ start_munge() {
 }
 
 node_up() {
-    sinfo -h -o '%T' -p "$PARTITION" 2>/dev/null | grep -qE '^(idle|mixed|allocated)'
+    sinfo -h -o '%T' -p "$PARTITION" 2>/dev/null | grep -qE '^(idle|mixed|allocated|completing)$'
 }
 
 start() {

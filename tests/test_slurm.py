@@ -91,15 +91,17 @@ def test_two_tasks_train_as_two_ddp_ranks_in_one_run_dir(tmp_path):
     assert len(list(sweep.glob(".submitit/*/*_log.out"))) == 2  # one per task
 
 
-def test_signalled_job_is_requeued_and_resumes_to_the_uninterrupted_result(tmp_path):
+def test_signalled_job_is_requeued_and_resumes_to_the_uninterrupted_result(tmp_path, request):
     reference = run_locally(tmp_path / "uninterrupted")
     assert reference.wait(timeout=600) == 0, reference.stderr.read()[-2000:]
 
     sweep = tmp_path / "sweep"
     launcher = subprocess.Popen(command(sweep, *RESUMABLE), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
+    request.addfinalizer(launcher.kill)
     wait_for(lambda: list((sweep / "0" / "checkpoints").glob("checkpoint-*")), launcher)
-    (job_id,) = [p.name for p in (sweep / ".submitit").iterdir() if "_" in p.name]
+    (log,) = sweep.glob(".submitit/*/*_0_log.out")  # <job id>_<task>_log.out
+    job_id = log.name.removesuffix("_0_log.out")
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)  # as a preemption does
     assert launcher.wait(timeout=600) == 0, launcher.stderr.read()[-3000:]
 
