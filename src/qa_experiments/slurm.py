@@ -1,4 +1,5 @@
-"""What a job learns from SLURM's environment: whether it was requeued, and its DDP rank.
+"""What a job learns from SLURM's environment: whether it was requeued, its DDP rank and its
+CPUs.
 
 SLURM starts every task of a job itself (`srun`, or submitit's `tasks_per_node`): there is no
 torchrun to set the variables that torch.distributed reads, so they are derived from SLURM's.
@@ -14,6 +15,17 @@ from collections.abc import MutableMapping
 def requeued(environ: MutableMapping[str, str] = os.environ) -> bool:
     """True when SLURM restarted this job (requeued after a preemption or a time limit)."""
     return int(environ.get("SLURM_RESTART_COUNT") or 0) > 0
+
+
+def limit_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Use as many CPU threads as the job step has CPUs (SLURM_CPUS_PER_TASK) unless
+    OMP_NUM_THREADS says otherwise: PyTorch would start one per core of the node, and its
+    threads then wait on each other where the other cores are busy (5-20x slower measured)."""
+    cpus = environ.get("SLURM_CPUS_PER_TASK")
+    if cpus and "OMP_NUM_THREADS" not in environ:
+        import torch
+
+        torch.set_num_threads(int(cpus))
 
 
 def export_distributed_env(environ: MutableMapping[str, str] = os.environ) -> None:

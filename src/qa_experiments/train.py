@@ -41,6 +41,7 @@ register_schema()
 def train(cfg: DictConfig) -> float:
     """Run one job and return its dev F1 (the metric sweepers maximise)."""
     slurm.export_distributed_env()  # before anything asks for the rank
+    slurm.limit_cpu_threads()
     continue_requeued_job(cfg)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
