@@ -20,7 +20,7 @@ def requeued(environ: MutableMapping[str, str] = os.environ) -> bool:
 def limit_cpu_threads(environ: MutableMapping[str, str] = os.environ) -> None:
     """Use as many CPU threads as the job step has CPUs (SLURM_CPUS_PER_TASK) unless
     OMP_NUM_THREADS says otherwise: PyTorch would start one per core of the node, and its
-    threads then wait on each other where the other cores are busy (5-20x slower measured)."""
+    threads then wait on each other where the other cores are busy (about 10x slower measured)."""
     cpus = environ.get("SLURM_CPUS_PER_TASK")
     if cpus and "OMP_NUM_THREADS" not in environ:
         import torch
