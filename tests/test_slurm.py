@@ -58,8 +58,8 @@ def status(job_dir: Path) -> str:
 def test_sweep_runs_each_job_on_the_cluster_and_reuses_finished_ones(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     # A negative learning rate is refused inside its SLURM job: job 1 fails, job 0 finishes.
-    done = multirun(sweep, "model=tiny_bert", "optimizer.lr=1e-4,-1.0", "logger=wandb",
-                    "logger.mode=offline")
+    jobs = ["model=tiny_bert", "optimizer.lr=1e-4,-1.0", "logger=wandb", "logger.mode=offline"]
+    done = multirun(sweep, *jobs)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [status(sweep / str(i)) for i in range(2)] == ["finished", "failed"]
     assert (sweep / "0" / "results.json").is_file()
@@ -70,14 +70,14 @@ def test_sweep_runs_each_job_on_the_cluster_and_reuses_finished_ones(tmp_path, c
     assert "finished" in capsys.readouterr().out
 
     finished = {p: p.read_bytes() for p in (sweep / "0").rglob("*") if p.is_file()}
-    again = multirun(sweep, "model=tiny_bert", "optimizer.lr=1e-4,-1.0", "logger=wandb",
-                     "logger.mode=offline")
+    again = multirun(sweep, *jobs)
     assert again.returncode == 0, again.stderr[-3000:]
     assert any("reusing its results" in log.read_text()
                for log in sweep.glob(".submitit/*/*_0_log.*"))
     assert {p: p.read_bytes() for p in (sweep / "0").rglob("*") if p.is_file()} == finished
     rows = {row.job: row for row in collect_jobs([sweep])}
     assert (rows["0"].status, rows["1"].status) == ("finished", "failed")
+    assert "optimizer.lr=-1.0 is out of range" in rows["1"].error
 
 
 def test_two_tasks_train_as_two_ddp_ranks_in_one_run_dir(tmp_path):
