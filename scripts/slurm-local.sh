@@ -27,7 +27,8 @@ write_conf() {
     cat >"$CONF" <<EOF
 # Written by scripts/slurm-local.sh: a one-node cluster on $host.
 ClusterName=local
-SlurmctldHost=$host
+# One node on the loopback address: no name lookup needed.
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -52,7 +53,7 @@ JobRequeue=1
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 }
@@ -71,8 +72,10 @@ start_munge() {
     runuser -u munge -- munged --pid-file="$MUNGE_PID"
 }
 
+# True when our slurmctld runs (no waiting for an absent one) and reports the node usable.
 node_up() {
-    sinfo -h -o '%T' -p "$PARTITION" 2>/dev/null | grep -qE '^(idle|mixed|allocated|completing)$'
+    pidof_file "$STATE/slurmctld.pid" >/dev/null &&
+        sinfo -h -o '%T' -p "$PARTITION" 2>/dev/null | grep -qE '^(idle|mixed|allocated|completing)$'
 }
 
 start() {
