@@ -57,3 +57,16 @@ def test_a_requeued_slurm_job_is_recognised():
     assert not slurm.requeued({})
     assert not slurm.requeued({"SLURM_RESTART_COUNT": "0"})
     assert slurm.requeued({"SLURM_RESTART_COUNT": "1"})
+
+
+def test_a_slurm_job_uses_as_many_threads_as_it_has_cpus():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        slurm.limit_cpu_threads({"SLURM_CPUS_PER_TASK": "1", "OMP_NUM_THREADS": "2"})
+        assert torch.get_num_threads() == before  # the user's setting wins
+        slurm.limit_cpu_threads({"SLURM_CPUS_PER_TASK": "1"})
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
