@@ -168,3 +168,13 @@ def test_slurm_gpu_launcher_defaults():
     assert (launcher.gpus_per_node, launcher.tasks_per_node, launcher.nodes) == (1, 1, 1)
     assert (launcher.cpus_per_task, launcher.mem_gb, launcher.timeout_min) == (8, 64, 240)
     assert launcher.partition is None
+    assert (launcher.signal_delay_s, launcher.max_num_timeout) == (120, 3)  # requeue on timeout
+
+
+def test_slurm_ddp_and_cpu_presets_override_slurm_gpu():
+    ddp = compose_with_hydra("hydra/launcher=slurm_ddp", "hydra.launcher.tasks_per_node=8")
+    launcher = ddp.hydra.launcher
+    assert (launcher.tasks_per_node, launcher.gpus_per_node) == (8, 8)  # one GPU per rank
+    assert launcher.timeout_min == 240 and launcher.max_num_timeout == 3
+    cpu = compose_with_hydra("hydra/launcher=slurm_cpu").hydra.launcher
+    assert (cpu.gpus_per_node, cpu.cpus_per_task, cpu.tasks_per_node) == (0, 1, 1)

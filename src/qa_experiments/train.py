@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from qa_experiments import run_claim, tracking
+from qa_experiments import run_claim, slurm, tracking
 from qa_experiments.hub import HubUnavailableError, resolve_local_files_only
 from qa_experiments.hydra_errors import run_reporting_errors
 from qa_experiments.paths import config_dir, register_resolvers
@@ -41,6 +41,9 @@ register_schema()
 
 def train(cfg: DictConfig) -> float:
     """Run one job and return its dev F1 (the metric sweepers maximise)."""
+    slurm.export_distributed_env()  # before anything asks for the rank
+    slurm.limit_cpu_threads()
+    continue_requeued_job(cfg)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
@@ -56,6 +59,14 @@ def train(cfg: DictConfig) -> float:
         return pruned.scores[-1]["f1"]
     log.info("%s", run_summary(results, run_dir))
     return results["f1"]
+
+
+def continue_requeued_job(cfg: DictConfig) -> None:
+    """A job that SLURM requeued (preempted, or past its time limit) continues from its newest
+    checkpoint: without resume=true its run directory would be started over."""
+    if slurm.requeued() and not cfg.resume:
+        log.info("SLURM requeued this job: resuming it (resume=true).")
+        cfg.resume = True
 
 
 def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
