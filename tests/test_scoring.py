@@ -13,6 +13,7 @@ from qa_experiments.scoring import (
     score_squad,
     score_squad_v2,
     token_f1,
+    token_f1_v1,
 )
 
 # --------------------------------------------------------------------------- #
@@ -113,10 +114,15 @@ def test_score_squad_rejects_bad_references() -> None:
 
 
 def test_score_squad_empty_prediction_vs_punctuation_gold() -> None:
-    # Pinned behaviour: token_f1 uses the v2 empty rule everywhere, so an empty prediction against
-    # a gold answer that normalises to "" (dev-v1.1 has three "." golds) gets F1 1, as in
-    # torchmetrics; the official v1.1 script gave F1 0 (with EM 1) in this case.
-    assert score_squad({"q": ""}, {"q": [".", "Paris"]}) == {"exact_match": 100.0, "f1": 100.0}
+    # As the official v1.1 script: an empty prediction and a gold answer that normalises to ""
+    # (dev-v1.1 has three "." golds) are an exact match but share no token, so F1 0.
+    assert score_squad({"q": ""}, {"q": [".", "Paris"]}) == {"exact_match": 100.0, "f1": 0.0}
+
+
+def test_token_f1_v1_scores_no_shared_token_zero() -> None:
+    assert token_f1_v1("", "") == 0.0 and token_f1_v1("the", ".") == 0.0
+    assert token_f1_v1("", "Paris") == 0.0
+    assert token_f1_v1("The quick brown fox", "a quick fox jumps over") == pytest.approx(4 / 7)
 
 
 # --------------------------------------------------------------------------- #
@@ -306,9 +312,43 @@ def test_random_dataset_exercises_normalisation() -> None:
     assert len(preds) < len(refs)  # some questions without a prediction
 
 
+def _official_v1_scores(preds: dict[str, str], refs: dict[str, list[str]]) -> dict[str, float]:
+    """The algorithm of the official evaluate-v1.1.py, written out independently: max over
+    gold answers of EM and of token F1, whose shared-token count of 0 scores 0; an unanswered
+    question scores 0."""
+    from collections import Counter
+
+    def f1(prediction, gold):
+        p, g = normalize_answer(prediction).split(), normalize_answer(gold).split()
+        same = sum((Counter(p) & Counter(g)).values())
+        return 0.0 if same == 0 else 2 * same / (len(p) + len(g))
+
+    em = f1_total = 0.0
+    for qid, golds in refs.items():
+        if qid in preds:
+            em += max(normalize_answer(preds[qid]) == normalize_answer(g) for g in golds)
+            f1_total += max(f1(preds[qid], g) for g in golds)
+    return {"exact_match": 100 * em / len(refs), "f1": 100 * f1_total / len(refs)}
+
+
+def test_agrees_with_the_official_v1_algorithm() -> None:
+    preds, refs = _random_dataset()
+    assert sum(normalize_answer(p) == "" for p in preds.values()) > 10  # the rule is exercised
+    assert score_squad(preds, refs) == pytest.approx(_official_v1_scores(preds, refs), abs=1e-9)
+
+
+def _without_empty_matches(preds, refs):
+    """The questions where the v1.1 and v2.0 F1 rules agree: torchmetrics follows v2.0, which
+    scores a prediction and a gold answer that both normalise to nothing F1 1 (v1.1: 0)."""
+    kept = {q for q in refs
+            if not (q in preds and normalize_answer(preds[q]) == ""
+                    and any(normalize_answer(g) == "" for g in refs[q]))}
+    return ({q: p for q, p in preds.items() if q in kept}, {q: refs[q] for q in kept})
+
+
 @pytest.mark.filterwarnings("ignore:Unanswered question")
 def test_agrees_with_torchmetrics_aggregate() -> None:
-    preds, refs = _random_dataset()
+    preds, refs = _without_empty_matches(*_random_dataset())
     ours = score_squad(preds, refs)
     theirs = _torchmetrics_squad(preds, refs)
     assert ours["exact_match"] == pytest.approx(theirs["exact_match"], abs=1e-6)
@@ -316,7 +356,7 @@ def test_agrees_with_torchmetrics_aggregate() -> None:
 
 
 def test_agrees_with_torchmetrics_per_question() -> None:
-    preds, refs = _random_dataset(seed=99, size=200)
+    preds, refs = _without_empty_matches(*_random_dataset(seed=99, size=200))
     for qid, pred in preds.items():
         ours = score_squad({qid: pred}, {qid: refs[qid]})
         theirs = _torchmetrics_squad({qid: pred}, {qid: refs[qid]})

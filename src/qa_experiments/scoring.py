@@ -21,6 +21,7 @@ __all__ = [
     "score_squad",
     "score_squad_v2",
     "token_f1",
+    "token_f1_v1",
 ]
 
 _STRIP_PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -40,16 +41,22 @@ def exact_match(prediction: str, gold: str) -> float:
 
 
 def token_f1(prediction: str, gold: str) -> float:
-    """Token-overlap F1 (0..1) of the normalised strings.
-
-    If either side has no tokens after normalisation, the F1 is 1.0 when both
-    are empty and 0.0 otherwise (the v2.0 rule; the v1.1 script gave 0.0 even
-    for empty-vs-empty).
-    """
+    """Token-overlap F1 (0..1) of the normalised strings, by the v2.0 script's rule: if either
+    side has no tokens after normalisation, 1.0 when both are empty, else 0.0."""
     pred_tokens = normalize_answer(prediction).split()
     gold_tokens = normalize_answer(gold).split()
     if not pred_tokens or not gold_tokens:
         return float(pred_tokens == gold_tokens)
+    return _overlap_f1(pred_tokens, gold_tokens)
+
+
+def token_f1_v1(prediction: str, gold: str) -> float:
+    """Token-overlap F1 (0..1) by the v1.1 script's rule: no shared token scores 0.0, also when
+    both sides normalise to nothing (dev-v1.1 has gold answers such as ".")."""
+    return _overlap_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+def _overlap_f1(pred_tokens: list[str], gold_tokens: list[str]) -> float:
     num_same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     if num_same == 0:
         return 0.0
@@ -67,9 +74,10 @@ def _percent(scores: Sequence[float]) -> float:
 
 
 def _per_question(
-    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]],
+    f1: Callable[[str, str], float],
 ) -> tuple[list[float], list[float]]:
-    """Per-question (EM, F1) lists in reference order; a missing prediction scores 0."""
+    """Per-question (EM, `f1`) lists in reference order; a missing prediction scores 0."""
     ems: list[float] = []
     f1s: list[float] = []
     for qid, golds in references.items():
@@ -79,7 +87,7 @@ def _per_question(
             continue
         pred = predictions[qid]
         ems.append(_best(exact_match, pred, golds))
-        f1s.append(_best(token_f1, pred, golds))
+        f1s.append(_best(f1, pred, golds))
     return ems, f1s
 
 
@@ -91,7 +99,7 @@ def score_squad(
     ``predictions`` maps question id to answer text; ``references`` maps question
     id to its gold answer texts (at least one each). A question without a
     prediction scores 0; predictions for ids not in ``references`` are ignored.
-    Returns ``{"exact_match": pct, "f1": pct}``.
+    F1 follows the v1.1 script (``token_f1_v1``). Returns ``{"exact_match": pct, "f1": pct}``.
     """
     if not references:
         raise ValueError("references is empty: nothing to score")
@@ -101,7 +109,7 @@ def score_squad(
             f"{len(no_gold)} reference(s) have no gold answer (e.g. {no_gold[:5]}); "
             "SQuAD v1.1 has no unanswerable questions, use score_squad_v2"
         )
-    ems, f1s = _per_question(predictions, references)
+    ems, f1s = _per_question(predictions, references, token_f1_v1)
     return {"exact_match": _percent(ems), "f1": _percent(f1s)}
 
 
@@ -124,7 +132,7 @@ def score_squad_v2(
     golds_v2 = {
         qid: [g for g in golds if normalize_answer(g)] or [""] for qid, golds in references.items()
     }
-    ems, f1s = _per_question(predictions, golds_v2)
+    ems, f1s = _per_question(predictions, golds_v2, token_f1)
     result: dict[str, float | int] = {
         "exact_match": _percent(ems),
         "f1": _percent(f1s),
