@@ -293,7 +293,7 @@ def write_chart(rows: list[JobRow], path: Path) -> Path | None:
     colours = {name: palette(i % 10) for i, name in enumerate(backbones)}
     labels, common = _chart_labels(ordered)
     scores = [row.f1 for row in ordered if row.status == "finished" and row.f1 is not None]
-    right = max(scores) * 1.12 if scores else 100.0
+    right = max(scores) * 1.12 if scores and max(scores) > 0 else 100.0  # all-zero F1: 0-100
 
     fig = Figure(figsize=(10, 1.6 + 0.32 * len(ordered)))
     FigureCanvasAgg(fig)
