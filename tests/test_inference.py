@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from conftest import FAST, compose_config
-from qa_experiments import evaluate, predict
+from qa_experiments import predict
+from qa_experiments.evaluate import __main__ as evaluate
 from qa_experiments.inference import (
     RunLoadError,
     answer,

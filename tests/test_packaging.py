@@ -20,7 +20,8 @@ def test_wheel_ships_configs_data_and_metric_modules(tmp_path):
                      "qa_experiments/conf/experiment/quickstart.yaml",
                      "qa_experiments/bundled_data/NOTICE.md",
                      "qa_experiments/bundled_data/dev-v1.1.json.gz",
-                     "qa_experiments/metric_modules/squad/squad.py",
+                     "qa_experiments/answers/hf_evaluate_modules/squad/squad.py",
+                     "qa_experiments/evaluate/__main__.py",
                      "hydra_plugins/qa_experiments_optuna/optuna_sweeper.py",
                      "hydra_plugins/qa_experiments_optuna/config.py"):
         assert expected in names

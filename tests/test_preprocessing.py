@@ -7,6 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
+from qa_experiments.answers.squad_metric import normalize_answer
 from qa_experiments.modeling import load_tokenizer
 from qa_experiments.paths import bundled_data_path, minilm_path, tiny_model_path
 from qa_experiments.preprocessing import (
@@ -17,7 +18,6 @@ from qa_experiments.preprocessing import (
     tokenization_workers,
 )
 from qa_experiments.schema import DataConfig, ModelConfig
-from qa_experiments.scoring import normalize_answer
 from qa_experiments.squad_data import SplitReport, check_records, read_squad_file
 
 BUNDLED_TRAIN = ("train-v1.1-subset.json.gz", "train-v2.0-subset.json.gz")

@@ -2,7 +2,7 @@
 
 `load_run` accepts a training run directory (its `model/` and `config.json`) or a bare
 checkpoint directory. Windows, decoding and scores come from the same functions as the
-evaluation at the end of training (`preprocessing`, `evaluation`, `postprocessing`), run by a
+evaluation at the end of training (`preprocessing`, `answers.model_eval`), run by a
 prediction-only `transformers.Trainer`, so a run's own eval data reproduces its results.json.
 """
 
@@ -25,11 +25,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
+from qa_experiments.answers.decoding import Prediction
+from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.checkpoints import weights_problem
-from qa_experiments.evaluation import decode_answers, evaluate_features, predict_logits
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
-from qa_experiments.postprocessing import Prediction
 from qa_experiments.preprocessing import prepare_eval_features
 from qa_experiments.results import write_json
 from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig

@@ -12,8 +12,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
+from qa_experiments.answers.model_eval import evaluate_features
 from qa_experiments.checkpoints import last_checkpoint
-from qa_experiments.evaluation import evaluate_features
 from qa_experiments.feature_cache import cached_features
 from qa_experiments.finite import FiniteGuard
 from qa_experiments.ledger import RunLedger

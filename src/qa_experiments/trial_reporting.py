@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
-from qa_experiments.evaluation import evaluate_features
+from qa_experiments.answers.model_eval import evaluate_features
 from qa_experiments.pruning import PRUNED_ATTR, PRUNER_ATTR, trial_location
 
 log = logging.getLogger(__name__)

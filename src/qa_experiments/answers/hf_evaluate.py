@@ -6,7 +6,7 @@ from pathlib import Path
 
 import evaluate
 
-_MODULES_DIR = Path(__file__).resolve().parent / "metric_modules"
+_MODULES_DIR = Path(__file__).resolve().parent / "hf_evaluate_modules"
 
 
 def load_squad_metric(version_2_with_negative: bool) -> evaluate.EvaluationModule:

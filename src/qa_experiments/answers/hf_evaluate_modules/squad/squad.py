@@ -1,14 +1,14 @@
 """SQuAD v1.1 metric as an offline Hugging Face ``evaluate`` module.
 
 Same input format as the Hub's ``squad`` metric; the scoring itself lives in
-``qa_experiments.scoring`` (which must be importable). Load it with
-``qa_experiments.metrics.load_squad_metric(version_2_with_negative=False)``.
+``qa_experiments.answers.squad_metric`` (which must be importable). Load it with
+``qa_experiments.answers.hf_evaluate.load_squad_metric(version_2_with_negative=False)``.
 """
 
 import datasets
 import evaluate
 
-from qa_experiments.scoring import score_squad
+from qa_experiments.answers.squad_metric import score_squad
 
 _CITATION = """\
 @inproceedings{rajpurkar-etal-2016-squad,
@@ -31,7 +31,7 @@ articles a/an/the removed, whitespace collapsed); each question scores the
 best exact match and the best token-overlap F1 over its gold answers, and the
 scores are averaged over the reference questions (a question without a
 prediction scores 0). Re-implements the official evaluate-v1.1.py algorithm
-in qa_experiments.scoring; runs offline.
+in qa_experiments.answers.squad_metric; runs offline.
 """
 
 _KWARGS_DESCRIPTION = """

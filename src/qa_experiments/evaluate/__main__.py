@@ -4,8 +4,9 @@ Prints EM/F1 (and the HasAns/NoAns breakdown for SQuAD v2 runs) and writes them 
 default to RUN_DIR/eval_<data file stem>.json. The scores come from the code that scores a
 run after training, so the run's own eval file (and max_eval_samples) reproduces results.json.
 
-(This module is `qa_experiments.evaluate`; with absolute imports it does not hide the Hugging
-Face `evaluate` package that qa_experiments.metrics imports. Run it with `-m`, not by path.)
+`qa_experiments/evaluate/` is a directory without `__init__.py` (a namespace package) holding
+only this `__main__`: a script run from inside `qa_experiments/` still imports the Hugging Face
+`evaluate` package, which a module named `evaluate.py` there would hide.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from typing import Any
 import datasets
 import numpy as np
 
-from qa_experiments.metrics import load_squad_metric
-from qa_experiments.postprocessing import Prediction, postprocess_predictions
+from qa_experiments.answers.decoding import Prediction, postprocess_predictions
+from qa_experiments.answers.hf_evaluate import load_squad_metric
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 

@@ -1,14 +1,14 @@
 """SQuAD v2.0 metric as an offline Hugging Face ``evaluate`` module.
 
 Same input format as the Hub's ``squad_v2`` metric; the scoring itself lives in
-``qa_experiments.scoring`` (which must be importable). Load it with
-``qa_experiments.metrics.load_squad_metric(version_2_with_negative=True)``.
+``qa_experiments.answers.squad_metric`` (which must be importable). Load it with
+``qa_experiments.answers.hf_evaluate.load_squad_metric(version_2_with_negative=True)``.
 """
 
 import datasets
 import evaluate
 
-from qa_experiments.scoring import score_squad_v2
+from qa_experiments.answers.squad_metric import score_squad_v2
 
 _CITATION = """\
 @inproceedings{rajpurkar-etal-2018-know,
@@ -32,7 +32,7 @@ whitespace collapsed); each question scores the best exact match and the best
 token-overlap F1 over its gold answers, averaged over all reference questions
 and separately over the answerable (HasAns) and unanswerable (NoAns) ones.
 Re-implements the official evaluate-v2.0.py algorithm (without the
-no-answer-probability threshold search) in qa_experiments.scoring; runs offline.
+no-answer-probability threshold search) in qa_experiments.answers.squad_metric; runs offline.
 """
 
 _KWARGS_DESCRIPTION = """
