@@ -5,4 +5,5 @@
 - `squad_metric`: the official SQuAD v1.1 / v2.0 exact-match and F1 rules (plain Python)
 - `hf_evaluate`: the same metrics as offline Hugging Face `evaluate` modules
   (`hf_evaluate_modules/`)
+- `calibration_metrics`: reliability bins, expected calibration error, Brier score
 """
