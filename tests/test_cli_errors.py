@@ -48,6 +48,12 @@ def test_hydra_errors_are_one_line_and_exit_2(override, expected, tmp_path):
     assert "HYDRA_FULL_ERROR=1" in done.stderr
 
 
+def test_conflicting_hydra_flags_are_one_line():
+    done = train_cli("-m", "model=tiny_bert", "--cfg", "job")
+    assert done.returncode == 2 and len(console_lines(done)) == 1, done.stderr
+    assert "Only one of --run, --multirun, --cfg" in done.stderr
+
+
 def test_hydra_full_error_shows_the_full_report():
     done = train_cli("model=bert2", env={"HYDRA_FULL_ERROR": "1"})
     assert done.returncode == 1 and "Traceback" in done.stderr

@@ -74,6 +74,21 @@ def test_unknown_group_choice_lists_the_options():
         compose_config(["model=robert"])
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("+foo=1", "foo is not a setting .* allowed keys: model, data"),
+    ("+data.n_best=3", r"data.n_best is not a setting .* did you mean data.n_best_size\?"),
+    ("+pruning.report_evry=3", "pruning.report_evry is not .* did you mean pruning.report_every"),
+])
+def test_keys_added_outside_the_schema_are_refused(override, message):
+    """`+key=value` adds a key even to a structured node; the run would ignore it silently."""
+    with pytest.raises(ConfigError, match=message):
+        validate_config(compose_config([override]))
+
+
+def test_added_trainer_fields_stay_allowed():
+    validate_config(compose_config(["+trainer.label_smoothing_factor=0.1"]))
+
+
 def test_unknown_trainer_field_suggests_the_right_one():
     cfg = compose_config(["+trainer.num_train_epoch=2"])
     with pytest.raises(ConfigError, match="did you mean trainer.num_train_epochs"):

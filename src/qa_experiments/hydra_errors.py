@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
         hydra_main()
     except Exception as error:
         if not (isinstance(error, (HydraException, OmegaConfBaseException))
-                or _is_path_error(error)):
+                or _is_path_error(error) or _is_command_line_error(error)):
             raise  # a failure, not a mistake in the command line
         print(f"{prog}: error: {describe(error)} ({FULL_ERROR_HINT})", file=sys.stderr)
         sys.exit(2)
@@ -62,6 +63,14 @@ def _is_path_error(error: BaseException) -> bool:
     """An OSError about a path (MissingConfigException is an OSError too, without one)."""
     return isinstance(error, OSError) and not isinstance(error, HydraException) and bool(
         error.filename)
+
+
+def _is_command_line_error(error: BaseException) -> bool:
+    """A ValueError raised by Hydra's own argument handling, e.g. `-m` together with `--cfg`."""
+    if not isinstance(error, ValueError) or error.__traceback__ is None:
+        return False
+    frames = list(traceback.walk_tb(error.__traceback__))
+    return frames[-1][0].f_globals.get("__name__") == "hydra._internal.utils"
 
 
 def _first_line(error: BaseException) -> str:

@@ -187,6 +187,7 @@ def validate_config(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
+    _reject_added_keys(cfg)
     _validate_trainer_keys(cfg.trainer)
     _validate_ranges(cfg)
     every = cfg.pruning.report_every
@@ -222,6 +223,27 @@ def _validate_ranges(cfg: DictConfig) -> None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reject_added_keys(node: DictConfig, prefix: str = "") -> None:
+    """No key outside the schema: Hydra's `+key=value` adds one even to a structured node, and
+    the run would silently ignore it (`+trainer.FIELD=...` stays allowed, checked below)."""
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return
+    known = [f.name for f in dataclasses.fields(schema)]
+    for key in node:
+        if key not in known:
+            import difflib
+
+            matches = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {prefix}{matches[0]}?" if matches else (
+                f"allowed keys{' of ' + prefix.rstrip('.') if prefix else ''}: {', '.join(known)}")
+            raise ConfigError(f"{prefix}{key} is not a setting of qa-experiments (added with "
+                              f"+{prefix}{key}=...?); {hint}")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            _reject_added_keys(child, f"{prefix}{key}.")
 
 
 def _validate_trainer_keys(trainer: DictConfig) -> None:
