@@ -38,6 +38,7 @@ class DataConfig:
     eval_split: str = "validation"
     train_file: str | None = None  # nested official JSON or flat records (.json, .jsonl, .gz)
     eval_file: str | None = None
+    eval_note: str | None = None  # what the eval split is, copied into results.json
     version_2_with_negative: bool = False
     max_seq_length: int = 384
     doc_stride: int = 128

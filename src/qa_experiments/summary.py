@@ -16,6 +16,7 @@ def run_summary(results: dict[str, Any], run_dir: Path) -> str:
         f"Finished: exact_match={results['exact_match']:.2f} f1={results['f1']:.2f} on "
         f"{results['eval_examples']} questions ({results['train_runtime']:.0f} s of training, "
         f"{results['train_samples_per_second']:.2f} samples/s{resumed}).",
+        *([f"Evaluation data: {results['eval_note']}"] if results.get("eval_note") else []),
         f"Run files (results.json, predictions.json, model/, train.log): {run_dir}",
         "Next:",
         f"  qa-predict {run} -q 'Who wrote it?' -c 'It was written by Ada.'   # answer a question",

@@ -91,6 +91,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "model": cfg.model.name_or_path,
         "data_report": {"train": train_report.to_dict(), "eval": eval_report.to_dict()},
     }
+    if cfg.data.eval_note:
+        results["eval_note"] = cfg.data.eval_note
     if trainer.is_world_process_zero():  # the model first: results.json means it is complete
         write_directory(run_dir / "model", trainer.save_model)
         write_json(run_dir / "predictions.json", evaluation.predictions)
