@@ -146,6 +146,13 @@ def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
         assert metrics[key] == pytest.approx(results[key], abs=1e-9)
     for key in ("eval_examples", "eval_features"):
         assert metrics[key] == results[key]
+    # eval_questions.jsonl: the same per-question records as the run's, one per question
+    records = [(run_dir / name).read_text().splitlines()
+               for name in ("eval_questions.jsonl", "eval_dev-v1.1_questions.jsonl")]
+    assert records[0] == records[1] and len(records[0]) == results["eval_examples"]
+    rows = [json.loads(line) for line in records[0]]
+    assert [r["prediction"] for r in rows] == list(trained["predictions"].values())
+    assert 100 * sum(r["f1"] for r in rows) / len(rows) == pytest.approx(results["f1"])
 
 
 def test_evaluate_prints_the_v2_breakdown():

@@ -206,14 +206,15 @@ def predict_file(
 def evaluate_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
-) -> dict[str, Any]:
-    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training,
+    and the per-question records (`answers.question_records`)."""
     started = time.perf_counter()
     examples, report = load_examples(run, data_file, max_samples=max_samples)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
-    return {
+    results = {
         **evaluation.metrics,
         "eval_examples": len(examples),
         "eval_features": len(features),
@@ -223,6 +224,7 @@ def evaluate_file(
         "model_dir": str(run.model_dir.resolve()),
         "data_report": report.to_dict(),
     }
+    return results, evaluation.records
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
 from qa_experiments.answers.model_eval import evaluate_features
+from qa_experiments.answers.question_records import write_question_records
 from qa_experiments.checkpoints import last_checkpoint
 from qa_experiments.feature_cache import cached_features
 from qa_experiments.finite import FiniteGuard
@@ -96,6 +97,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if trainer.is_world_process_zero():  # the model first: results.json means it is complete
         write_directory(run_dir / "model", trainer.save_model)
         write_json(run_dir / "predictions.json", evaluation.predictions)
+        write_question_records(run_dir / "eval_questions.jsonl", evaluation.records)
         write_json(run_dir / "results.json", results)
     return results
 

@@ -24,6 +24,9 @@ class Prediction:
     score: float  # start + end logit of the span (or the null score for "")
     start_char: int  # -1 for no answer
     end_char: int
+    probability: float | None = None  # of this answer (of no answer for "")
+    no_answer_probability: float | None = None  # SQuAD v2 only
+    best_span: str = ""  # the best non-empty answer, also when "" is predicted
 
 
 def postprocess_predictions(
@@ -65,17 +68,21 @@ def postprocess_predictions(
     predictions = []
     for i, context in enumerate(contexts):
         w = winner[i]
-        has_span = np.isfinite(example_best[i])
-        if version_2_with_negative and (
-            not has_span or example_null[i] - example_best[i] > null_score_diff_threshold
-        ):
-            predictions.append(Prediction("", float(example_null[i]), -1, -1))
-        elif not has_span:
-            predictions.append(Prediction("", float("-inf"), -1, -1))
+        if not np.isfinite(example_best[i]):
+            span = Prediction("", float("-inf"), -1, -1)
         else:
             start = int(offsets[w, best_start[w], 0])
             end = int(offsets[w, best_end[w], 1])
-            predictions.append(Prediction(context[start:end], float(example_best[i]), start, end))
+            span = Prediction(context[start:end], float(example_best[i]), start, end)
+        span.best_span = span.text
+        if version_2_with_negative and (
+            not np.isfinite(example_best[i])
+            or example_null[i] - example_best[i] > null_score_diff_threshold
+        ):
+            predictions.append(Prediction("", float(example_null[i]), -1, -1,
+                                          best_span=span.text))
+        else:
+            predictions.append(span)
     return predictions
 
 

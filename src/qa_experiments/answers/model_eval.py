@@ -11,16 +11,19 @@ import numpy as np
 
 from qa_experiments.answers.decoding import Prediction, postprocess_predictions
 from qa_experiments.answers.hf_evaluate import load_squad_metric
+from qa_experiments.answers.question_records import question_records, windows_per_question
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
 class Evaluation:
-    """Scores (percent), answers by question id, and the wall time it took."""
+    """Scores (percent), answers by question id, one record per question
+    (`question_records`), and the wall time it took."""
 
     metrics: dict[str, float]
     predictions: dict[str, str]
+    records: list[dict[str, Any]]
     runtime: float
 
 
@@ -30,8 +33,11 @@ def evaluate_features(trainer, features: datasets.Dataset, examples: datasets.Da
     start_logits, end_logits = predict_logits(trainer, features)
     answers = decode_answers(start_logits, end_logits, features, examples, data_cfg)
     predictions = {qid: answer.text for qid, answer in zip(examples["id"], answers)}
-    metrics = score_predictions(predictions, examples, data_cfg.version_2_with_negative)
-    return Evaluation(metrics, predictions, time.perf_counter() - started)
+    version_2 = data_cfg.version_2_with_negative
+    metrics = score_predictions(predictions, examples, version_2)
+    windows = windows_per_question(features["example_index"], len(examples))
+    records = question_records(examples, answers, windows, version_2)
+    return Evaluation(metrics, predictions, records, time.perf_counter() - started)
 
 
 def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ only this `__main__`: a script run from inside `qa_experiments/` still imports t
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -54,19 +55,31 @@ def format_metrics(results: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from qa_experiments.answers.question_records import write_question_records
     from qa_experiments.inference import data_file_stem, evaluate_file, load_run, write_output
     from qa_experiments.squad_files import check_readable
 
     check_readable(args.data)  # before the model is loaded
     run = load_run(args.run_dir)
-    results = evaluate_file(run, args.data, max_samples=args.max_samples,
-                            batch_size=args.batch_size, progress=True)
+    results, records = evaluate_file(run, args.data, max_samples=args.max_samples,
+                                     batch_size=args.batch_size, progress=True)
     print(format_metrics(results), file=out)
     path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    questions_path = questions_file(path)
     if not write_output(PROG, path, results):
         return 1
-    print(f"Wrote {path}", file=out)
+    try:
+        write_question_records(questions_path, records)
+    except OSError as error:
+        print(f"{PROG}: error: cannot write {questions_path}: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path} and {questions_path.name}", file=out)
     return 0
+
+
+def questions_file(metrics_path: Path) -> Path:
+    """Where the per-question records go: beside the metrics, `<stem>_questions.jsonl`."""
+    return metrics_path.with_name(f"{metrics_path.stem}_questions.jsonl")
 
 
 def main(argv: list[str] | None = None) -> int:
