@@ -128,3 +128,27 @@ def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
     if summary:
         run.summary.update(summary)
     run.finish(exit_code=exit_code)
+
+
+PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
+                      "exact_match", "f1", "question_type")
+
+
+def log_report(run, report) -> None:
+    """Send an error-analysis report (analysis.report.Report) to the W&B run: slice scores
+    into the summary, its charts as images and a predictions table to filter errors by."""
+    if run is None:
+        return
+    import wandb
+
+    from qa_experiments.analysis.report import slice_summary
+    from qa_experiments.analysis.slices import question_type
+
+    run.summary.update(slice_summary(report.slices))
+    rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
+             r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
+             question_type(r)] for r in report.records]
+    run.log({
+        **{f"report/{name}": wandb.Image(str(path)) for name, path in report.charts.items()},
+        "report/predictions": wandb.Table(columns=list(PREDICTION_COLUMNS), data=rows),
+    })
