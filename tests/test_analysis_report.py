@@ -242,3 +242,13 @@ def test_wandb_run_gets_slice_scores_charts_and_predictions_table(tmp_path):
     table = find_key(state, "report/predictions")
     assert table is not None and table.get("_type") == "table-file" and table["nrows"] == 12
     assert find_key(state, "report/slices") is not None  # the chart, as an image
+
+
+def test_qa_evaluate_question_files_get_their_own_report(tmp_path):
+    run_dir, _ = crafted_run(tmp_path)
+    (run_dir / "eval_questions.jsonl").rename(run_dir / "eval_dev_questions.jsonl")
+    (run_dir / "results.json").rename(run_dir / "eval_dev.json")
+    assert report_cli.main([str(run_dir), "--questions",
+                            str(run_dir / "eval_dev_questions.jsonl")]) == 0
+    text = (run_dir / "report_eval_dev_questions" / "report.md").read_text()
+    assert "from `eval_dev_questions.jsonl`" in text and "| figure (eval_dev.json) |" in text

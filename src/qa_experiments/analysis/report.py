@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from qa_experiments.analysis import abstention, charts
-from qa_experiments.analysis.run_files import QUESTIONS_FILE, read_questions, read_results
+from qa_experiments.analysis.run_files import (
+    questions_path,
+    read_questions,
+    read_results,
+    results_path,
+)
 from qa_experiments.analysis.slices import SLICERS, SliceScore, score_slices
 from qa_experiments.answers.calibration_metrics import (
     N_BINS,
@@ -45,19 +50,24 @@ class Report:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None) -> Report:
-    """Analyse RUN_DIR/eval_questions.jsonl (and results.json); write report.md, slices.json
-    and the charts into `out_dir` (default RUN_DIR/report)."""
+def write_report(run_dir: Path, out_dir: Path | None = None,
+                 questions: Path | None = None) -> Report:
+    """Analyse a question file (default RUN_DIR/eval_questions.jsonl) and the scores beside
+    it; write report.md, slices.json and the charts into `out_dir` (default RUN_DIR/report,
+    or RUN_DIR/report_<question file stem> for another question file)."""
     run_dir = Path(run_dir)
-    records = read_questions(run_dir)
-    results = read_results(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / REPORT_DIR
+    source = questions_path(run_dir, questions)
+    records = read_questions(source)
+    results = read_results(results_path(source))
+    if out_dir is None:
+        out_dir = run_dir / (REPORT_DIR if questions is None else f"{REPORT_DIR}_{source.stem}")
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slices = score_slices(records)
     report = Report(run_dir, out_dir / "report.md", slices, records=records)
     report.charts["slices"] = charts.slice_chart(slices, out_dir / "slices.png")
     sections = [
-        _headline(run_dir, results, len(records)),
+        _headline(run_dir, source, results, len(records)),
         _slice_section(slices),
         _abstention_section(records, results, out_dir, report),
         _calibration_section(records, out_dir, report),
@@ -73,11 +83,12 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _headline(run_dir: Path, results: dict[str, Any] | None, n: int) -> str:
+def _headline(run_dir: Path, source: Path, results: dict[str, Any] | None, n: int) -> str:
     lines = [f"# Error analysis: {run_dir.name}", "",
-             f"Run directory `{run_dir}`; {n} questions from `{QUESTIONS_FILE}`."]
+             f"Run directory `{run_dir}`; {n} questions from `{source.name}`."]
     if results is None:
-        lines += ["", "No readable results.json: headline scores are not shown."]
+        lines += ["", f"No readable {results_path(source).name}: headline scores are not "
+                  "shown."]
         return "\n".join(lines)
     if results.get("eval_note"):
         lines += ["", f"**Evaluation data:** {results['eval_note']}."]
@@ -85,7 +96,7 @@ def _headline(run_dir: Path, results: dict[str, Any] | None, n: int) -> str:
     calibration = results.get("calibration")
     if isinstance(calibration, dict):
         rows += [(f"calibration.{key}", value) for key, value in _flat(calibration)]
-    lines += ["", "| figure (results.json) | value |", "|---|---:|"]
+    lines += ["", f"| figure ({results_path(source).name}) | value |", "|---|---:|"]
     lines += [f"| `{key}` | {_value(key, value)} |" for key, value in rows]
     return "\n".join(lines)
 
@@ -127,7 +138,7 @@ def _slice_section(slices: dict[str, list[SliceScore]]) -> str:
 def _abstention_section(records, results, out_dir: Path, report: Report) -> str:
     title = "## SQuAD v2: answering or abstaining"
     if not abstention.is_v2(records):
-        return f"{title}\n\nNot shown: a SQuAD v1.1 run (no v2 fields in `{QUESTIONS_FILE}`)."
+        return f"{title}\n\nNot shown: a SQuAD v1.1 run (the records have no v2 fields)."
     c = abstention.confusion(records)
     lines = [title, "", "| gold \\ run | answered | abstained |", "|---|---:|---:|",
              f"| has an answer | {c.has_answer_answered} | {c.has_answer_abstained} |",

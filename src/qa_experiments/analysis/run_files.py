@@ -1,7 +1,8 @@
-"""Read what error analysis needs from a run directory: eval_questions.jsonl and results.json.
+"""Read what error analysis needs: a question file and the scores written beside it.
 
-Anything unusable raises ReportInputError with one line naming the file, the problem and what
-to do.
+A run writes RUN_DIR/eval_questions.jsonl beside results.json; qa-evaluate writes
+eval_<stem>_questions.jsonl beside eval_<stem>.json. Anything unusable raises ReportInputError
+with one line naming the file, the problem and what to do.
 """
 
 from __future__ import annotations
@@ -11,20 +12,32 @@ from pathlib import Path
 from typing import Any
 
 QUESTIONS_FILE = "eval_questions.jsonl"
+QUESTIONS_SUFFIX = "_questions.jsonl"
 REQUIRED_FIELDS = ("id", "question", "context", "answers", "answer_starts", "prediction",
                    "exact_match", "f1", "windows")
-REWRITE_HINT = "re-run `qa-evaluate RUN_DIR` to write it again"
+REWRITE_HINT = "re-run `qa-evaluate RUN_DIR --data FILE` to write it again"
 
 
 class ReportInputError(ValueError):
     """A run directory or question file that cannot be analysed; the message says why."""
 
 
-def read_questions(run_dir: Path) -> list[dict[str, Any]]:
-    """The per-question records of a run (see answers/question_records.py)."""
+def questions_path(run_dir: Path, questions: Path | None = None) -> Path:
+    """The question file to analyse: `questions`, else RUN_DIR/eval_questions.jsonl."""
     if not run_dir.is_dir():
         raise ReportInputError(f"{run_dir}: not a run directory (it does not exist).")
-    path = run_dir / QUESTIONS_FILE
+    return questions if questions is not None else run_dir / QUESTIONS_FILE
+
+
+def results_path(questions: Path) -> Path:
+    """The scores beside a question file: results.json for a run's own, else <stem>.json."""
+    if questions.name == QUESTIONS_FILE:
+        return questions.with_name("results.json")
+    return questions.with_name(questions.name.removesuffix(QUESTIONS_SUFFIX) + ".json")
+
+
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """The per-question records of a question file (see answers/question_records.py)."""
     if not path.is_file():
         raise ReportInputError(
             f"{path}: missing; runs and qa-evaluate write it from this version on; "
@@ -55,10 +68,10 @@ def _record(line: str, path: Path, number: int) -> dict[str, Any]:
     return record
 
 
-def read_results(run_dir: Path) -> dict[str, Any] | None:
-    """results.json (or qa-evaluate's figures) when present and readable, else None."""
+def read_results(path: Path) -> dict[str, Any] | None:
+    """The scores JSON at `path` when present and readable, else None."""
     try:
-        results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+        results = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     return results if isinstance(results, dict) else None
