@@ -72,15 +72,16 @@ def postprocess_predictions(
     n_best_size: int = 20,
     max_answer_length: int = 30,
     version_2_with_negative: bool = False,
-    null_score_diff_threshold: float = 0.0,
+    null_score_diff_threshold: float | np.ndarray = 0.0,
     keep_candidates: int = 0,
 ) -> list[Prediction]:
     """Best answer for each example, with its probability.
 
     Arrays are per window (feature): logits (F, L), offsets (F, L, 2) with -1 for tokens
     outside the context, cls_index (F,), example_index (F,) sorted ascending with every example
-    in `contexts` present. Returns one Prediction per context, in order, holding its
-    `keep_candidates` most probable candidates (the no-answer one included for SQuAD v2).
+    in `contexts` present. The threshold is one number or one per example. Returns one
+    Prediction per context, in order, holding its `keep_candidates` most probable candidates
+    (the no-answer one included for SQuAD v2).
     """
     first_window = np.flatnonzero(np.r_[True, example_index[1:] != example_index[:-1]])
     if len(first_window) != len(contexts):
@@ -99,6 +100,7 @@ def postprocess_predictions(
 
     columns = _Columns(spans, span_prob)
     null_prob, null_score = null_prob.tolist(), example_null.tolist()
+    thresholds = np.broadcast_to(null_score_diff_threshold, (len(contexts),)).tolist()
     predictions = []
     for i, context in enumerate(contexts):
         found = columns.spans_of(i, context, max(keep_candidates, 1))
@@ -110,7 +112,7 @@ def postprocess_predictions(
         if version_2_with_negative:
             span.no_answer_probability = null_prob[i]
             span.null_score_diff = null_score[i] - span.score
-            if span.null_score_diff > null_score_diff_threshold:
+            if span.null_score_diff > thresholds[i]:
                 span = Prediction("", null_score[i], -1, -1, null_prob[i], null_prob[i],
                                   span.null_score_diff, span.best_span)
             found.append(Candidate("", null_prob[i], -1, -1, null_score[i]))
