@@ -25,14 +25,22 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
+from qa_experiments.answers.calibration import PlattCalibration
 from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
+from qa_experiments.answers.tuning import CALIBRATION_FILE
 from qa_experiments.checkpoints import weights_problem
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features
 from qa_experiments.results import write_json
-from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
+from qa_experiments.schema import (
+    AUTO_THRESHOLD,
+    ConfigError,
+    DataConfig,
+    HardwareConfig,
+    ModelConfig,
+)
 from qa_experiments.squad_data import DataError, SplitReport, load_split
 from qa_experiments.training import device_arguments, padding_collator, set_tf32
 
@@ -58,9 +66,11 @@ class LoadedRun:
     model_dir: Path
     model: Any
     tokenizer: Any
-    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig)
+    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig), threshold resolved
     hardware: dict[str, Any]  # the run's hardware node ({} for a bare checkpoint)
     eval_batch_size: int
+    calibration: PlattCalibration | None = None  # from model/calibration.json
+    tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -91,7 +101,40 @@ def load_run(path: str | Path) -> LoadedRun:
     trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
     batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
         "eval_batch_size", HardwareConfig.eval_batch_size)
-    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size))
+    calibration, tuned_threshold = _stored_calibration(model_dir)
+    run = LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
+                    calibration, tuned_threshold)
+    set_null_threshold(run, data_cfg.null_score_diff_threshold)
+    return run
+
+
+def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
+    """The calibration and tuned no-answer threshold stored with the model (None if absent)."""
+    path = model_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        confidence = stored.get("confidence")
+        threshold = stored.get("null_score_diff_threshold")
+        return (PlattCalibration.from_dict(confidence) if confidence else None,
+                None if threshold is None else float(threshold))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise RunLoadError(f"{str(path)!r} is not a calibration file qa-train wrote: "
+                           f"{one_line(error)}; remove it or retrain.") from error
+
+
+def set_null_threshold(run: LoadedRun, value: float | str) -> None:
+    """Decode with no-answer threshold `value`; "auto" is the threshold tuned after training
+    (RunLoadError for a SQuAD v2 model without one)."""
+    if value == AUTO_THRESHOLD:
+        if run.tuned_threshold is None and run.data_cfg.version_2_with_negative:
+            raise RunLoadError(
+                f"No tuned no-answer threshold is stored with the model in "
+                f"{str(run.model_dir)!r} (model/{CALIBRATION_FILE} is written at the end of a "
+                "SQuAD v2 run); give a number instead of auto.")
+        value = run.tuned_threshold if run.tuned_threshold is not None else 0.0
+    run.data_cfg.null_score_diff_threshold = float(value)
 
 
 def _check_run_finished(path: Path, model_dir: Path) -> None:
@@ -161,8 +204,9 @@ def _data_config(trained: dict[str, Any]) -> DictConfig:
         raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
 
 
-def answer(run: LoadedRun, question: str, context: str) -> Prediction:
-    """The model's answer to one question about `context` (doc-stride windows as in training).
+def answer(run: LoadedRun, question: str, context: str, *, candidates: int = 0) -> Prediction:
+    """The model's answer to one question about `context` (doc-stride windows as in training),
+    with its `candidates` most probable alternatives.
 
     `start_char`/`end_char` index the answer in `context` (end exclusive); -1 for no answer.
     """
@@ -173,7 +217,9 @@ def answer(run: LoadedRun, question: str, context: str) -> Prediction:
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
-    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg)[0]
+    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                          null_score_diff_threshold=run.data_cfg.null_score_diff_threshold,
+                          keep_candidates=candidates)[0]
 
 
 def load_examples(
@@ -199,7 +245,8 @@ def predict_file(
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
-    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg)
+    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                             null_score_diff_threshold=run.data_cfg.null_score_diff_threshold)
     return examples, {qid: a.text for qid, a in zip(examples["id"], answers)}
 
 
