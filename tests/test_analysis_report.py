@@ -147,9 +147,13 @@ def brute_force_f1(records, threshold):
 
 def test_threshold_curve_matches_a_direct_computation(tmp_path):
     _, records = crafted_run(tmp_path)
+    records[3]["no_answer_probability"] = records[4]["no_answer_probability"]  # a tie
     curve = abstention.threshold_curve(records)
+    assert len(curve.thresholds) == 90  # 0 and the 89 distinct probabilities
     for t, f1 in zip(curve.thresholds, curve.f1):
         assert f1 == pytest.approx(brute_force_f1(records, t))
+    best = max(brute_force_f1(records, r["no_answer_probability"]) for r in records)
+    assert curve.best()[1] == pytest.approx(max(best, brute_force_f1(records, 0.0)))
     assert curve.f1[-1] == pytest.approx(100 * np.mean([r["best_span_f1"] for r in records]))
 
 

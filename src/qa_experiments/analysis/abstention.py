@@ -49,27 +49,33 @@ def confusion(records: Sequence[dict[str, Any]]) -> Confusion:
 class ThresholdCurve:
     """EM and F1 (percent) of the run's best spans when abstaining above each threshold."""
 
-    thresholds: np.ndarray
+    thresholds: np.ndarray  # 0 and every distinct no-answer probability, ascending
     exact_match: np.ndarray
     f1: np.ndarray
 
     def best(self) -> tuple[float, float]:
-        """(threshold, F1) of the highest F1 on the grid (the lowest such threshold)."""
+        """(threshold, F1) of the highest F1 (the lowest such threshold)."""
         i = int(np.argmax(self.f1))
         return float(self.thresholds[i]), float(self.f1[i])
 
 
-def threshold_curve(records: Sequence[dict[str, Any]], points: int = 101) -> ThresholdCurve:
-    """EM/F1 at `points` thresholds evenly spaced over [0, 1]."""
+def threshold_curve(records: Sequence[dict[str, Any]]) -> ThresholdCurve:
+    """EM/F1 at threshold 0 and at every distinct no-answer probability: at threshold t the
+    questions with P(no answer) <= t get their best span, the others no answer."""
     p_na = np.array([r["no_answer_probability"] for r in records], dtype=np.float64)
-    unanswerable = np.array([not r["answers"] for r in records], dtype=np.float64)
-    span_em = np.array([r["best_span_exact_match"] for r in records], dtype=np.float64)
-    span_f1 = np.array([r["best_span_f1"] for r in records], dtype=np.float64)
-    thresholds = np.linspace(0.0, 1.0, points)
-    abstain = p_na[None, :] > thresholds[:, None]
-    em = np.where(abstain, unanswerable, span_em).mean(axis=1) * 100.0
-    f1 = np.where(abstain, unanswerable, span_f1).mean(axis=1) * 100.0
-    return ThresholdCurve(thresholds, em, f1)
+    order = np.argsort(p_na, kind="stable")
+    p_na = p_na[order]
+    unanswerable = np.array([not r["answers"] for r in records], dtype=np.float64)[order]
+    thresholds = np.unique(np.r_[0.0, p_na])
+    answered = np.searchsorted(p_na, thresholds, side="right")  # how many have p <= t
+    scores = []
+    for key in ("best_span_exact_match", "best_span_f1"):
+        span = np.array([r[key] for r in records], dtype=np.float64)[order]
+        # the first `answered` questions get their span, the rest score 1 when unanswerable
+        gained = np.r_[0.0, np.cumsum(span)][answered]
+        abstained = unanswerable.sum() - np.r_[0.0, np.cumsum(unanswerable)][answered]
+        scores.append(100.0 * (gained + abstained) / len(records))
+    return ThresholdCurve(thresholds, scores[0], scores[1])
 
 
 @dataclass(frozen=True)

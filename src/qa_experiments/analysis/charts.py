@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -85,8 +86,11 @@ def threshold_chart(curve: ThresholdCurve, run_f1: float | None, path: Path) -> 
     """EM/F1 against the no-answer probability threshold, the best point marked."""
     figure = _figure(7, 4.2)
     ax = figure.add_subplot()
-    ax.plot(curve.thresholds, curve.f1, color="tab:blue", label="F1")
-    ax.plot(curve.thresholds, curve.exact_match, color="tab:green", label="EM")
+    x = np.r_[curve.thresholds, 1.0]  # flat after the highest P(no answer): all answered
+    ax.plot(x, np.r_[curve.f1, curve.f1[-1]], color="tab:blue", drawstyle="steps-post",
+            label="F1", zorder=3)
+    ax.plot(x, np.r_[curve.exact_match, curve.exact_match[-1]], color="tab:green",
+            drawstyle="steps-post", linestyle=":", label="EM")
     best_t, best_f1 = curve.best()
     ax.plot([best_t], [best_f1], "o", color="tab:red",
             label=f"best F1 {best_f1:.2f} at threshold {best_t:.2f}")

@@ -37,6 +37,7 @@ HEADLINE_KEYS = (
     "NoAns_f1", "NoAns_total", "best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh",
     "eval_examples",
 )
+DETAIL_SECTIONS = ("no_answer_threshold", "calibration")  # results.json sections shown in full
 
 
 @dataclass
@@ -93,11 +94,17 @@ def _headline(run_dir: Path, source: Path, results: dict[str, Any] | None, n: in
     if results.get("eval_note"):
         lines += ["", f"**Evaluation data:** {results['eval_note']}."]
     rows = [(key, results[key]) for key in HEADLINE_KEYS if key in results]
-    calibration = results.get("calibration")
-    if isinstance(calibration, dict):
-        rows += [(f"calibration.{key}", value) for key, value in _flat(calibration)]
+    notes = []
+    for section in DETAIL_SECTIONS:
+        if isinstance(results.get(section), dict):
+            leaves = _flat(results[section], f"{section}.")
+            rows += [(key, value) for key, value in leaves if not key.endswith(".how")]
+            notes += [f"- `{key}`: {_escape(str(value))}" for key, value in leaves
+                      if key.endswith(".how")]
     lines += ["", f"| figure ({results_path(source).name}) | value |", "|---|---:|"]
     lines += [f"| `{key}` | {_value(key, value)} |" for key, value in rows]
+    if notes:
+        lines += ["", "How these figures were obtained:", "", *notes]
     return "\n".join(lines)
 
 
@@ -113,9 +120,11 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _value(key: str, value: Any) -> str:
-    """Percentages with 2 decimals; thresholds, probabilities and calibration figures with 4."""
+    """Percentages with 2 decimals; thresholds and calibration figures with 4."""
     if isinstance(value, float):
-        fine = key.startswith("calibration.") or key.endswith("thresh")
+        last = key.rsplit(".", 1)[-1]
+        fine = (key.startswith("calibration.") or last.startswith("threshold")
+                or last.endswith(("thresh", "threshold")))
         return f"{value:.4f}" if fine else f"{value:.2f}"
     return str(value).replace("|", "\\|")
 
@@ -153,7 +162,7 @@ def _abstention_section(records, results, out_dir: Path, report: Report) -> str:
     report.charts["no_answer_threshold"] = charts.threshold_chart(
         curve, (results or {}).get("f1"), out_dir / "no_answer_threshold.png")
     lines += ["", f"Abstaining whenever P(no answer) is above a threshold t (otherwise giving "
-              f"the best non-empty span), the best F1 on a grid of 101 thresholds is "
+              f"the best non-empty span), the best F1 over all thresholds is "
               f"{best_f1:.2f} at t = {best_t:.2f}. That threshold is chosen on these same "
               "questions: an upper bound, not a fair estimate.", "",
               "![F1 against the no-answer threshold](no_answer_threshold.png)"]
@@ -230,7 +239,7 @@ def _wrong_answers_section(records) -> str:
 
 def marked_context(record: dict[str, Any], width: int = CONTEXT_CHARS) -> str:
     """The context around the prediction and the first gold answer, marked [[...]] and
-    {{...}}, cut `width` characters before the first mark and after the last."""
+    {{...}}: `width` characters on each side of them; far-apart parts joined by "..."."""
     context = record["context"]
     marks = []  # (position, order at equal positions, text)
     start = record.get("answer_start_char", -1)
@@ -239,21 +248,27 @@ def marked_context(record: dict[str, Any], width: int = CONTEXT_CHARS) -> str:
     if record["answers"]:
         gold_start = record["answer_starts"][0]
         marks += [(gold_start, 2, "{{"), (gold_start + len(record["answers"][0]), 0, "}}")]
-    if not marks:
-        return _cut(context, 0, 2 * width)
-    first = min(m[0] for m in marks)
-    last = max(m[0] for m in marks)
-    begin, end = max(first - width, 0), min(last + width, len(context))
-    pieces, cursor = [], begin
-    for position, _, text in sorted(marks):
-        pieces += [context[cursor:position], text]
-        cursor = position
-    pieces.append(context[cursor:end])
-    return ("..." if begin > 0 else "") + "".join(pieces) + ("..." if end < len(context) else "")
-
-
-def _cut(text: str, begin: int, end: int) -> str:
-    return text[begin:end] + ("..." if end < len(text) else "")
+    marks.sort()
+    spans: list[list[int]] = []  # merged [begin, end) windows around the marks
+    for position, _, _ in marks:
+        begin, end = max(position - width, 0), min(position + width, len(context))
+        if spans and begin <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([begin, end])
+    if not spans:
+        spans = [[0, min(2 * width, len(context))]]
+    pieces = ["..." if spans[0][0] > 0 else ""]
+    for i, (begin, end) in enumerate(spans):
+        inside = [m for m in marks if begin <= m[0] <= end]
+        cursor = begin
+        for position, _, text in inside:
+            pieces += [context[cursor:position], text]
+            cursor = position
+        pieces.append(context[cursor:end])
+        if i + 1 < len(spans) or end < len(context):
+            pieces.append(" ... " if i + 1 < len(spans) else "...")
+    return "".join(pieces)
 
 
 def _escape(text: str) -> str:
