@@ -17,9 +17,11 @@ def run_summary(results: dict[str, Any], run_dir: Path) -> str:
         f"{results['eval_examples']} questions ({results['train_runtime']:.0f} s of training, "
         f"{results['train_samples_per_second']:.2f} samples/s{resumed}).",
         *([f"Evaluation data: {results['eval_note']}"] if results.get("eval_note") else []),
-        f"Run files (results.json, predictions.json, model/, train.log): {run_dir}",
+        f"Run files (results.json, predictions.json, report/report.md, model/, train.log): "
+        f"{run_dir}",
         "Next:",
         f"  qa-predict {run} -q 'Who wrote it?' -c 'It was written by Ada.'   # answer a question",
         f"  qa-evaluate {run} --data FILE.json   # score the model on other SQuAD data",
+        f"  qa-report {run}   # error analysis again (written to report/ by the run)",
         f"  qa-compare {shlex.quote(str(run_dir.parent))}   # compare with other runs",
     ])

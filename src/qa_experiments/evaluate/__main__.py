@@ -33,7 +33,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, metavar="PATH",
                         help="metrics JSON (default: RUN_DIR/eval_<data file stem>.json)")
     parser.add_argument("--max-samples", type=positive_int, metavar="N",
-                        help="only the first N usable questions (like data.max_eval_samples)")
+                        help="only N usable questions, chosen like data.max_eval_samples (the "
+                             "first N; SQuAD v2: keeping the answerable/unanswerable mix)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="windows per forward pass (default: the run's eval batch size)")
     return parser.parse_args(argv)
