@@ -256,3 +256,10 @@ def test_qa_evaluate_question_files_get_their_own_report(tmp_path):
                             str(run_dir / "eval_dev_questions.jsonl")]) == 0
     text = (run_dir / "report_eval_dev_questions" / "report.md").read_text()
     assert "from `eval_dev_questions.jsonl`" in text and "| figure (eval_dev.json) |" in text
+
+
+def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, capsys):
+    run_dir, _ = crafted_run(tmp_path)
+    assert report_cli.main([str(run_dir), "--questions", str(run_dir / "nope.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.jsonl: no such question file (--questions)" in err and err.count("\n") == 1

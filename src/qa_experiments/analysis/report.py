@@ -44,7 +44,6 @@ DETAIL_SECTIONS = ("no_answer_threshold", "calibration")  # results.json section
 class Report:
     """What the report found; `charts` maps a chart name to its PNG."""
 
-    run_dir: Path
     markdown: Path
     slices: dict[str, list[SliceScore]]
     charts: dict[str, Path] = field(default_factory=dict)
@@ -65,7 +64,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slices = score_slices(records)
-    report = Report(run_dir, out_dir / "report.md", slices, records=records)
+    report = Report(out_dir / "report.md", slices, records=records)
     report.charts["slices"] = charts.slice_chart(slices, out_dir / "slices.png")
     sections = [
         _headline(run_dir, source, results, len(records)),

@@ -26,7 +26,11 @@ def questions_path(run_dir: Path, questions: Path | None = None) -> Path:
     """The question file to analyse: `questions`, else RUN_DIR/eval_questions.jsonl."""
     if not run_dir.is_dir():
         raise ReportInputError(f"{run_dir}: not a run directory (it does not exist).")
-    return questions if questions is not None else run_dir / QUESTIONS_FILE
+    if questions is None:
+        return run_dir / QUESTIONS_FILE
+    if not questions.is_file():
+        raise ReportInputError(f"{questions}: no such question file (--questions).")
+    return questions
 
 
 def results_path(questions: Path) -> Path:
