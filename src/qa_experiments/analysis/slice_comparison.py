@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
-from qa_experiments.analysis.slices import SLICERS, SliceScore, score_slices
+from qa_experiments.analysis.slices import QUESTION_TYPES, SLICERS, SliceScore, score_slices
 from qa_experiments.compare import JobRow, find_job_dirs, job_id, sweep_labels
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",
@@ -98,10 +98,10 @@ def format_question_types(jobs: list[JobSlices]) -> str:
     """The console view: F1 by question type, a line per job."""
     scored = [j for j in jobs if j.slices is not None]
     several = len({j.row.sweep for j in jobs}) > 1
-    types = [s for s in SLICERS if s.name == "question_type"][0].labels
     names = [_job_label(j.row, several) for j in scored]
     width = max(len("job"), *(len(n) for n in names))
-    lines = ["F1 by question type:", "job".ljust(width) + "".join(f"{t:>8}" for t in types)]
+    header = "job".ljust(width) + "".join(f"{t:>8}" for t in QUESTION_TYPES)
+    lines = ["F1 by question type:", header]
     for name, job in zip(names, scored):
         cells = [("-" if not b.count else f"{b.f1:.1f}") for b in job.slices["question_type"]]
         lines.append(name.ljust(width) + "".join(f"{c:>8}" for c in cells))
