@@ -108,6 +108,12 @@ def load_run(path: str | Path) -> LoadedRun:
     return run
 
 
+def calibration_path(path: str | Path) -> Path:
+    """Where the calibration of the model in a run or checkpoint directory is stored."""
+    path = Path(path).expanduser()
+    return (path / "model" if (path / "model").is_dir() else path) / CALIBRATION_FILE
+
+
 def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
     """The calibration and tuned no-answer threshold stored with the model (None if absent)."""
     path = model_dir / CALIBRATION_FILE
@@ -239,15 +245,22 @@ def load_examples(
 def predict_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
-) -> tuple[datasets.Dataset, dict[str, str]]:
-    """Answer every question of a SQuAD file; return its examples and id -> answer text."""
+) -> tuple[datasets.Dataset, list[Prediction]]:
+    """Answer every question of a SQuAD file; return its examples and their answers."""
     examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
     answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
                              null_score_diff_threshold=run.data_cfg.null_score_diff_threshold)
-    return examples, {qid: a.text for qid, a in zip(examples["id"], answers)}
+    return examples, answers
+
+
+def confidence(run: LoadedRun, prediction: Prediction) -> float | None:
+    """Calibrated P(exact match) of an answer; None without a stored calibration."""
+    if run.calibration is None:
+        return None
+    return float(run.calibration.confidence(prediction.probability or 0.0))
 
 
 def evaluate_file(
