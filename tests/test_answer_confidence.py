@@ -13,6 +13,8 @@ from conftest import FAST, compose_config
 from qa_experiments import predict
 from qa_experiments.evaluate import __main__ as evaluate
 from qa_experiments.squad_data import read_squad_file
+from qa_experiments.summary import run_summary
+from qa_experiments.tracking import summary_metrics
 from qa_experiments.train import train
 
 QUESTION = "Who wrote the book?"
@@ -110,3 +112,15 @@ def test_evaluate_uses_the_stored_threshold_and_reports_the_tuning(run_dir, tmp_
     assert metrics["no_answer_threshold"]["threshold_used"] == stored
     assert {"best_exact", "best_f1_thresh", "calibration"} <= set(metrics)
     assert (tmp_path / "eval_questions.jsonl").is_file()
+
+
+def test_run_summary_and_wandb_summary_carry_the_tuning(run_dir):
+    results = read(run_dir, "results.json")
+    text = run_summary(results, run_dir)
+    assert "calibration (platt, 5-fold cross-validated): ECE" in text
+    assert "no-answer threshold: f1=" in text
+    metrics = summary_metrics(results)
+    assert metrics["eval/calibration/ece_after"] == results["calibration"]["ece_after"]
+    assert metrics["eval/no_answer_threshold/cross_validated_f1"] == pytest.approx(
+        results["f1"])
+    assert metrics["eval/best_f1_thresh"] == results["best_f1_thresh"]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from qa_experiments.cli import NULL_THRESHOLD_HELP, null_threshold, positive_int, run_command
+from qa_experiments.summary import tuning_lines
 
 PROG = "qa-evaluate"
 BREAKDOWN = ("HasAns", "NoAns")
@@ -57,30 +58,6 @@ def format_metrics(results: dict[str, Any]) -> str:
             )
     lines += tuning_lines(results)
     return "\n".join(lines)
-
-
-def tuning_lines(results: dict[str, Any]) -> list[str]:
-    """The calibration and no-answer threshold figures (see answers.tuning), when present."""
-    lines = []
-    calibration = results.get("calibration")
-    if calibration and "skipped" in calibration:
-        lines.append(f"calibration: skipped ({calibration['skipped']})")
-    elif calibration:
-        lines.append(
-            f"calibration ({calibration['method']}, {calibration['folds']}-fold cross-validated):"
-            f" ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}, "
-            f"Brier {calibration['brier_before']:.4f} -> {calibration['brier_after']:.4f}")
-    threshold = results.get("no_answer_threshold")
-    if threshold and "skipped" in threshold:
-        lines.append(f"no-answer threshold: skipped ({threshold['skipped']})")
-    elif threshold:
-        lines.append(
-            f"no-answer threshold: f1={threshold['f1_at_threshold_0']:.2f} at 0, "
-            f"f1={threshold['cross_validated_f1']:.2f} tuned (cross-validated), "
-            f"oracle best_f1={results['best_f1']:.2f} (na_prob threshold "
-            f"{results['best_f1_thresh']:.4f}); tuned on all: "
-            f"{threshold['tuned_threshold']:.4f}")
-    return lines
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
