@@ -112,6 +112,8 @@ def test_evaluate_uses_the_stored_threshold_and_reports_the_tuning(run_dir, tmp_
     assert metrics["no_answer_threshold"]["threshold_used"] == stored
     assert {"best_exact", "best_f1_thresh", "calibration"} <= set(metrics)
     assert (tmp_path / "eval_questions.jsonl").is_file()
+    assert 0 <= metrics["stored_calibration"]["ece"] <= 1
+    assert "stored calibration on these questions: ECE" in printed
 
 
 def test_run_summary_and_wandb_summary_carry_the_tuning(run_dir):

@@ -26,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
 from qa_experiments.answers.calibration import PlattCalibration
+from qa_experiments.answers.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.answers.tuning import CALIBRATION_FILE
@@ -274,8 +275,10 @@ def evaluate_file(
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
+    stored = stored_calibration_figures(run, evaluation.answers, evaluation.records)
     results = {
         **evaluation.metrics,
+        **stored,
         "eval_examples": len(examples),
         "eval_features": len(features),
         "eval_runtime": evaluation.runtime,
@@ -285,6 +288,23 @@ def evaluate_file(
         "data_report": report.to_dict(),
     }
     return results, evaluation.records
+
+
+def stored_calibration_figures(run: LoadedRun, answers: list[Prediction],
+                               records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECE and Brier score of the calibration stored with the model on these answers
+    ({} without one)."""
+    if run.calibration is None:
+        return {}
+    confidences = [confidence(run, a) for a in answers]
+    exact = [r["exact_match"] for r in records]
+    return {"stored_calibration": {
+        "ece": expected_calibration_error(confidences, exact),
+        "brier": brier_score(confidences, exact),
+        "how": "the calibration stored with the model (fitted on all eval questions of its "
+               "run) applied to these questions: a held-out figure only when they are not "
+               "the run's eval questions",
+    }}
 
 
 @contextlib.contextmanager

@@ -37,6 +37,10 @@ def tuning_lines(results: dict[str, Any]) -> list[str]:
             f"calibration ({calibration['method']}, {calibration['folds']}-fold cross-validated):"
             f" ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}, "
             f"Brier {calibration['brier_before']:.4f} -> {calibration['brier_after']:.4f}")
+    stored = results.get("stored_calibration")
+    if stored:
+        lines.append(f"stored calibration on these questions: ECE {stored['ece']:.4f}, "
+                     f"Brier {stored['brier']:.4f}")
     threshold = results.get("no_answer_threshold")
     if threshold and "skipped" in threshold:
         lines.append(f"no-answer threshold: skipped ({threshold['skipped']})")
