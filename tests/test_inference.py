@@ -95,8 +95,10 @@ def test_predict_cli_prints_the_answer_and_json(run_dir, capsys):
     plain = capsys.readouterr().out.splitlines()[0]
     assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"answer", "score", "start", "end"}
+    assert set(result) == {"answer", "score", "start", "end", "probability", "confidence"}
     assert result["answer"] == plain == CONTEXT[result["start"]:result["end"]]
+    assert 0 < result["probability"] <= 1
+    assert result["confidence"] is None  # 12 eval questions: too few to fit a calibration
 
 
 def test_predict_cli_stdout_holds_only_the_answer(run_dir):
@@ -107,7 +109,8 @@ def test_predict_cli_stdout_holds_only_the_answer(run_dir):
         capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "offline"},
     )
     assert done.returncode == 0, done.stderr
-    assert set(json.loads(done.stdout)) == {"answer", "score", "start", "end"}
+    assert set(json.loads(done.stdout)) == {"answer", "score", "start", "end", "probability",
+                                            "confidence"}
     assert "Running in WANDB offline mode" in done.stderr
 
 

@@ -26,6 +26,7 @@ from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
 from qa_experiments.answers.calibration import PlattCalibration
+from qa_experiments.answers.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.answers.tuning import CALIBRATION_FILE
@@ -106,6 +107,12 @@ def load_run(path: str | Path) -> LoadedRun:
                     calibration, tuned_threshold)
     set_null_threshold(run, data_cfg.null_score_diff_threshold)
     return run
+
+
+def calibration_path(path: str | Path) -> Path:
+    """Where the calibration of the model in a run or checkpoint directory is stored."""
+    path = Path(path).expanduser()
+    return (path / "model" if (path / "model").is_dir() else path) / CALIBRATION_FILE
 
 
 def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
@@ -239,15 +246,22 @@ def load_examples(
 def predict_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
-) -> tuple[datasets.Dataset, dict[str, str]]:
-    """Answer every question of a SQuAD file; return its examples and id -> answer text."""
+) -> tuple[datasets.Dataset, list[Prediction]]:
+    """Answer every question of a SQuAD file; return its examples and their answers."""
     examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
     answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
                              null_score_diff_threshold=run.data_cfg.null_score_diff_threshold)
-    return examples, {qid: a.text for qid, a in zip(examples["id"], answers)}
+    return examples, answers
+
+
+def confidence(run: LoadedRun, prediction: Prediction) -> float | None:
+    """Calibrated P(exact match) of an answer; None without a stored calibration."""
+    if run.calibration is None:
+        return None
+    return float(run.calibration.confidence(prediction.probability or 0.0))
 
 
 def evaluate_file(
@@ -261,8 +275,10 @@ def evaluate_file(
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
+    stored = stored_calibration_figures(run, evaluation.answers, evaluation.records)
     results = {
         **evaluation.metrics,
+        **stored,
         "eval_examples": len(examples),
         "eval_features": len(features),
         "eval_runtime": evaluation.runtime,
@@ -272,6 +288,23 @@ def evaluate_file(
         "data_report": report.to_dict(),
     }
     return results, evaluation.records
+
+
+def stored_calibration_figures(run: LoadedRun, answers: list[Prediction],
+                               records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECE and Brier score of the calibration stored with the model on these answers
+    ({} without one)."""
+    if run.calibration is None:
+        return {}
+    confidences = [confidence(run, a) for a in answers]
+    exact = [r["exact_match"] for r in records]
+    return {"stored_calibration": {
+        "ece": expected_calibration_error(confidences, exact),
+        "brier": brier_score(confidences, exact),
+        "how": "the calibration stored with the model (fitted on all eval questions of its "
+               "run) applied to these questions: a held-out figure only when they are not "
+               "the run's eval questions",
+    }}
 
 
 @contextlib.contextmanager

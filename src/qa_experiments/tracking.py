@@ -114,7 +114,13 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
         "train_features": "data/train_features",
         "eval_examples": "data/eval_examples",
     })
-    return {name: results[key] for key, name in keys.items() if key in results}
+    keys.update({k: f"eval/{k}" for k in ("best_exact", "best_exact_thresh", "best_f1_thresh")})
+    summary = {name: results[key] for key, name in keys.items() if key in results}
+    for section in ("calibration", "no_answer_threshold"):  # their numbers (see answers.tuning)
+        for key, value in (results.get(section) or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summary[f"eval/{section}/{key}"] = value
+    return summary
 
 
 def finish_run(run, summary: dict[str, Any] | None, exit_code: int,

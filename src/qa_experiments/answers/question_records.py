@@ -5,8 +5,9 @@ texts, [] if unanswerable), answer_starts, prediction ("" = no answer), exact_ma
 f1 (0..1) by the run's official rule (`squad_metric.question_scores`), windows (how many
 windows the context was cut into), answer_start_char (-1 for no answer), probability (of the
 predicted answer, or of no answer when none is given), confidence (calibrated P(exact match),
-null without a calibration); SQuAD v2 records add no_answer_probability, best_span (the best
-non-empty answer), best_span_exact_match and best_span_f1.
+out-of-fold: from the calibration fitted on the other folds, see `tuning`; null when none
+could be fitted); SQuAD v2 records add no_answer_probability, best_span (the best non-empty
+answer), best_span_exact_match and best_span_f1.
 """
 
 from __future__ import annotations
