@@ -128,6 +128,9 @@ def test_local_data_without_files_says_what_to_pass():
         ("data.max_answer_length=0", "data.max_answer_length=0 is out of range: allowed >= 1"),
         ("data.max_question_length=0", "data.max_question_length=0 is out of range"),
         ("data.length_bucket_width=0", "length_bucket_width=0 is out of range"),
+        ("data.null_score_diff_threshold=tuned", "must be a number or auto"),
+        ("data.null_score_diff_threshold=[1]", "must be a number or auto"),
+        ("data.nbest_predictions_size=0", "nbest_predictions_size=0 is out of range"),
     ],
 )
 def test_bad_values_are_refused_with_the_key(override, message):

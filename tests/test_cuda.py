@@ -118,7 +118,7 @@ def test_gpu_evaluation_matches_the_cpu(tmp_path):
     run = load_run(run_dir)
     run.hardware["tf32"] = False
     eval_file = json.loads((run_dir / "config.json").read_text())["data"]["eval_file"]
-    on_gpu = evaluate_file(run, eval_file, max_samples=on_cpu["eval_examples"])
+    on_gpu, _ = evaluate_file(run, eval_file, max_samples=on_cpu["eval_examples"])
     assert (on_gpu["exact_match"], on_gpu["f1"]) == (on_cpu["exact_match"], on_cpu["f1"])
     assert matmul_error() < 1e-5  # tf32=false was applied
     assert torch.cuda.max_memory_allocated() > 0  # it did run on the GPU

@@ -95,8 +95,10 @@ def test_predict_cli_prints_the_answer_and_json(run_dir, capsys):
     plain = capsys.readouterr().out.splitlines()[0]
     assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) == {"answer", "score", "start", "end"}
+    assert set(result) == {"answer", "score", "start", "end", "probability", "confidence"}
     assert result["answer"] == plain == CONTEXT[result["start"]:result["end"]]
+    assert 0 < result["probability"] <= 1
+    assert result["confidence"] is None  # 12 eval questions: too few to fit a calibration
 
 
 def test_predict_cli_stdout_holds_only_the_answer(run_dir):
@@ -107,7 +109,8 @@ def test_predict_cli_stdout_holds_only_the_answer(run_dir):
         capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "offline"},
     )
     assert done.returncode == 0, done.stderr
-    assert set(json.loads(done.stdout)) == {"answer", "score", "start", "end"}
+    assert set(json.loads(done.stdout)) == {"answer", "score", "start", "end", "probability",
+                                            "confidence"}
     assert "Running in WANDB offline mode" in done.stderr
 
 
@@ -146,6 +149,13 @@ def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
         assert metrics[key] == pytest.approx(results[key], abs=1e-9)
     for key in ("eval_examples", "eval_features"):
         assert metrics[key] == results[key]
+    # eval_questions.jsonl: the same per-question records as the run's, one per question
+    records = [(run_dir / name).read_text().splitlines()
+               for name in ("eval_questions.jsonl", "eval_dev-v1.1_questions.jsonl")]
+    assert records[0] == records[1] and len(records[0]) == results["eval_examples"]
+    rows = [json.loads(line) for line in records[0]]
+    assert [r["prediction"] for r in rows] == list(trained["predictions"].values())
+    assert 100 * sum(r["f1"] for r in rows) / len(rows) == pytest.approx(results["f1"])
 
 
 def test_evaluate_prints_the_v2_breakdown():

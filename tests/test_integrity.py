@@ -46,6 +46,7 @@ def test_refused_and_reusing_runs_leave_a_finished_run_byte_identical(tmp_path):
     assert "LOAD REPORT" not in output and "UNEXPECTED" not in output
     assert "Finished: exact_match=" in output
     assert f"qa-predict {run_dir}" in output and "qa-compare" in output
+    assert f"qa-report {run_dir}" in output and (run_dir / "report" / "report.md").is_file()
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
     before = snapshot(run_dir)
 

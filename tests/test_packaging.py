@@ -20,12 +20,18 @@ def test_wheel_ships_configs_data_and_metric_modules(tmp_path):
                      "qa_experiments/conf/experiment/quickstart.yaml",
                      "qa_experiments/bundled_data/NOTICE.md",
                      "qa_experiments/bundled_data/dev-v1.1.json.gz",
+                     "qa_experiments/bundled_data/v2-devsplit-train.json.gz",
+                     "qa_experiments/bundled_data/v2-devsplit-eval.json.gz",
+                     "qa_experiments/conf/experiment/reference_v2.yaml",
                      "qa_experiments/answers/hf_evaluate_modules/squad/squad.py",
                      "qa_experiments/evaluate/__main__.py",
                      "hydra_plugins/qa_experiments_optuna/optuna_sweeper.py",
                      "hydra_plugins/qa_experiments_optuna/config.py"):
         assert expected in names
     assert "hydra_plugins/__init__.py" not in names  # a namespace package shared with Hydra's
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "qa-report = qa_experiments.report:main" in scripts
 
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)  # what pip install puts in site-packages

@@ -78,6 +78,8 @@ def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
     for key in ("HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1"):
         assert key in results
     assert results["HasAns_total"] + results["NoAns_total"] == 40
+    assert results["NoAns_total"] == 20  # the limit keeps the held-out split's mix (50%)
+    assert "not comparable to published dev-v2.0" in results["eval_note"]
 
 
 def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -14,6 +15,24 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive count, got {value}")
+    return value
+
+
+NULL_THRESHOLD_HELP = ("SQuAD v2 models: the no-answer threshold, a number or auto (the one tuned "
+                       "at the end of training); default: the run's "
+                       "data.null_score_diff_threshold")
+
+
+def null_threshold(text: str) -> float | str:
+    """argparse type: a finite number or auto."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto")
     return value
 
 

@@ -3,7 +3,9 @@
 `python -m qa_experiments.compare SWEEP_DIR [SWEEP_DIR ...] [--out DIR]` reads each job's
 status.json, results.json, config.json and .hydra/overrides.yaml, prints the jobs best first and
 writes comparison.md, comparison.csv and comparison.png. Sweeps still running or partly failed
-are fine: a missing or half-written file only leaves a job "unknown".
+are fine: a missing or half-written file only leaves a job "unknown". Finished jobs with an
+eval_questions.jsonl also get the slice view (F1 by question type, answer length, ...):
+comparison_slices.md/.csv/.png (analysis/slice_comparison.py).
 """
 
 from __future__ import annotations
@@ -402,12 +404,19 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(f"qa-compare: error: {problem}", file=sys.stderr)
             return 2
+    from qa_experiments.analysis import slice_comparison  # it imports this module
+
     rows = collect_jobs(args.sweep_dirs)
     print(format_table(rows))
     print()
     print(_summary(rows))
+    slices = slice_comparison.collect_job_slices(args.sweep_dirs, rows)
+    if slice_comparison.has_slices(slices):
+        print()
+        print(slice_comparison.format_question_types(slices))
     try:
-        written = write_reports(rows, args.out or args.sweep_dirs[0])
+        out_dir = args.out or args.sweep_dirs[0]
+        written = write_reports(rows, out_dir) + slice_comparison.write_slice_view(slices, out_dir)
     except OSError as error:
         print(f"qa-compare: error: cannot write the reports: {error}", file=sys.stderr)
         return 1

@@ -25,14 +25,23 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
+from qa_experiments.answers.calibration import PlattCalibration
+from qa_experiments.answers.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
+from qa_experiments.answers.tuning import CALIBRATION_FILE
 from qa_experiments.checkpoints import weights_problem
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features
 from qa_experiments.results import write_json
-from qa_experiments.schema import ConfigError, DataConfig, HardwareConfig, ModelConfig
+from qa_experiments.schema import (
+    AUTO_THRESHOLD,
+    ConfigError,
+    DataConfig,
+    HardwareConfig,
+    ModelConfig,
+)
 from qa_experiments.squad_data import DataError, SplitReport, load_split
 from qa_experiments.training import device_arguments, padding_collator, set_tf32
 
@@ -58,9 +67,11 @@ class LoadedRun:
     model_dir: Path
     model: Any
     tokenizer: Any
-    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig)
+    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig), threshold resolved
     hardware: dict[str, Any]  # the run's hardware node ({} for a bare checkpoint)
     eval_batch_size: int
+    calibration: PlattCalibration | None = None  # from model/calibration.json
+    tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -91,7 +102,46 @@ def load_run(path: str | Path) -> LoadedRun:
     trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
     batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
         "eval_batch_size", HardwareConfig.eval_batch_size)
-    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size))
+    calibration, tuned_threshold = _stored_calibration(model_dir)
+    run = LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
+                    calibration, tuned_threshold)
+    set_null_threshold(run, data_cfg.null_score_diff_threshold)
+    return run
+
+
+def calibration_path(path: str | Path) -> Path:
+    """Where the calibration of the model in a run or checkpoint directory is stored."""
+    path = Path(path).expanduser()
+    return (path / "model" if (path / "model").is_dir() else path) / CALIBRATION_FILE
+
+
+def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
+    """The calibration and tuned no-answer threshold stored with the model (None if absent)."""
+    path = model_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        confidence = stored.get("confidence")
+        threshold = stored.get("null_score_diff_threshold")
+        return (PlattCalibration.from_dict(confidence) if confidence else None,
+                None if threshold is None else float(threshold))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise RunLoadError(f"{str(path)!r} is not a calibration file qa-train wrote: "
+                           f"{one_line(error)}; remove it or retrain.") from error
+
+
+def set_null_threshold(run: LoadedRun, value: float | str) -> None:
+    """Decode with no-answer threshold `value`; "auto" is the threshold tuned after training
+    (RunLoadError for a SQuAD v2 model without one)."""
+    if value == AUTO_THRESHOLD:
+        if run.tuned_threshold is None and run.data_cfg.version_2_with_negative:
+            raise RunLoadError(
+                f"No tuned no-answer threshold is stored with the model in "
+                f"{str(run.model_dir)!r} (model/{CALIBRATION_FILE} is written at the end of a "
+                "SQuAD v2 run); give a number instead of auto.")
+        value = run.tuned_threshold if run.tuned_threshold is not None else 0.0
+    run.data_cfg.null_score_diff_threshold = float(value)
 
 
 def _check_run_finished(path: Path, model_dir: Path) -> None:
@@ -161,8 +211,9 @@ def _data_config(trained: dict[str, Any]) -> DictConfig:
         raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
 
 
-def answer(run: LoadedRun, question: str, context: str) -> Prediction:
-    """The model's answer to one question about `context` (doc-stride windows as in training).
+def answer(run: LoadedRun, question: str, context: str, *, candidates: int = 0) -> Prediction:
+    """The model's answer to one question about `context` (doc-stride windows as in training),
+    with its `candidates` most probable alternatives.
 
     `start_char`/`end_char` index the answer in `context` (end exclusive); -1 for no answer.
     """
@@ -173,7 +224,9 @@ def answer(run: LoadedRun, question: str, context: str) -> Prediction:
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
-    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg)[0]
+    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                          null_score_diff_threshold=run.data_cfg.null_score_diff_threshold,
+                          keep_candidates=candidates)[0]
 
 
 def load_examples(
@@ -193,28 +246,39 @@ def load_examples(
 def predict_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
-) -> tuple[datasets.Dataset, dict[str, str]]:
-    """Answer every question of a SQuAD file; return its examples and id -> answer text."""
+) -> tuple[datasets.Dataset, list[Prediction]]:
+    """Answer every question of a SQuAD file; return its examples and their answers."""
     examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
-    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg)
-    return examples, {qid: a.text for qid, a in zip(examples["id"], answers)}
+    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                             null_score_diff_threshold=run.data_cfg.null_score_diff_threshold)
+    return examples, answers
+
+
+def confidence(run: LoadedRun, prediction: Prediction) -> float | None:
+    """Calibrated P(exact match) of an answer; None without a stored calibration."""
+    if run.calibration is None:
+        return None
+    return float(run.calibration.confidence(prediction.probability or 0.0))
 
 
 def evaluate_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
-) -> dict[str, Any]:
-    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training,
+    and the per-question records (`answers.question_records`)."""
     started = time.perf_counter()
     examples, report = load_examples(run, data_file, max_samples=max_samples)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
-    return {
+    stored = stored_calibration_figures(run, evaluation.answers, evaluation.records)
+    results = {
         **evaluation.metrics,
+        **stored,
         "eval_examples": len(examples),
         "eval_features": len(features),
         "eval_runtime": evaluation.runtime,
@@ -223,6 +287,24 @@ def evaluate_file(
         "model_dir": str(run.model_dir.resolve()),
         "data_report": report.to_dict(),
     }
+    return results, evaluation.records
+
+
+def stored_calibration_figures(run: LoadedRun, answers: list[Prediction],
+                               records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECE and Brier score of the calibration stored with the model on these answers
+    ({} without one)."""
+    if run.calibration is None:
+        return {}
+    confidences = [confidence(run, a) for a in answers]
+    exact = [r["exact_match"] for r in records]
+    return {"stored_calibration": {
+        "ece": expected_calibration_error(confidences, exact),
+        "brier": brier_score(confidences, exact),
+        "how": "the calibration stored with the model (fitted on all eval questions of its "
+               "run) applied to these questions: a held-out figure only when they are not "
+               "the run's eval questions",
+    }}
 
 
 @contextlib.contextmanager

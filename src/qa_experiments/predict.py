@@ -1,10 +1,16 @@
 """Answer questions with a trained model: `python -m qa_experiments.predict RUN_DIR ...`.
 
     RUN_DIR --question Q --context C          the answer text, alone on the first line
-    RUN_DIR --question Q --context C --json   {"answer", "score", "start", "end"}
+    RUN_DIR --question Q --context C --json   {"answer", "score", "start", "end", "probability",
+                                               "confidence"}
+    RUN_DIR -q Q -c C --top-k N               also the N most probable answers
+    RUN_DIR -q Q -c C --min-confidence P      no answer ("") when the confidence is below P
     RUN_DIR --data FILE [--out PATH]          id -> answer JSON for a whole SQuAD file
 
 RUN_DIR is a training run directory (model/ and config.json) or a checkpoint directory.
+probability: the answer's share of the question's softmax over its candidate answers (the
+no-answer one included for SQuAD v2); confidence: that probability calibrated to P(exact
+match) by the calibration stored with the model (model/calibration.json), null without one.
 """
 
 from __future__ import annotations
@@ -12,12 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TextIO
 
-from qa_experiments.cli import positive_int, run_command
+from qa_experiments.cli import NULL_THRESHOLD_HELP, null_threshold, positive_int, run_command
 
 PROG = "qa-predict"
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability in [0, 1]")
+    return value
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -29,7 +46,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--question", "-q", help="the question (with --context)")
     parser.add_argument("--context", "-c", help="the passage holding the answer")
     parser.add_argument("--json", action="store_true",
-                        help="print {answer, score, start, end} as JSON")
+                        help="print {answer, score, start, end, probability, confidence} as JSON")
+    parser.add_argument("--top-k", type=positive_int, metavar="N",
+                        help="also give the N most probable answers (with probabilities)")
+    parser.add_argument("--min-confidence", type=_probability, metavar="P",
+                        help="answer nothing when the calibrated confidence is below P "
+                             "(needs the calibration stored by a finished run)")
+    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
+                        help=NULL_THRESHOLD_HELP)
     parser.add_argument("--data", type=Path, metavar="FILE",
                         help="answer every question of a SQuAD file (nested or flat)")
     parser.add_argument("--out", type=Path, metavar="PATH",
@@ -45,28 +69,62 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("give --question and --context, or --data FILE")
     if args.data is not None and single:
         parser.error("--data cannot be combined with --question/--context")
+    if args.data is not None and args.top_k is not None:
+        parser.error("--top-k answers one question (--question/--context); a run's "
+                     "nbest_predictions.json holds the alternatives for its eval file")
     return args
 
 
-def _print_answer(prediction, as_json: bool, out: TextIO) -> None:
-    if not as_json:
-        print(prediction.text, file=out)
-        return
+def _answer_json(prediction, confidence: float | None, abstained: bool, top_k: int | None
+                 ) -> dict:
     score = prediction.score if math.isfinite(prediction.score) else None
-    print(json.dumps({"answer": prediction.text, "score": score,
-                      "start": prediction.start_char, "end": prediction.end_char},
-                     ensure_ascii=False), file=out)
+    result = {"answer": prediction.text, "score": score, "start": prediction.start_char,
+              "end": prediction.end_char, "probability": prediction.probability,
+              "confidence": confidence}
+    if abstained:
+        result.update(answer="", start=-1, end=-1, abstained=True)
+    if prediction.no_answer_probability is not None:
+        result["no_answer_probability"] = prediction.no_answer_probability
+    if top_k:
+        result["alternatives"] = [
+            {"answer": c.text, "probability": c.probability, "start": c.start_char,
+             "end": c.end_char, "score": c.score} for c in prediction.candidates]
+    return result
+
+
+def _print_answer(prediction, confidence: float | None, args: argparse.Namespace,
+                  out: TextIO) -> None:
+    abstained = (args.min_confidence is not None and confidence is not None
+                 and confidence < args.min_confidence)
+    if abstained:
+        print(f"{PROG}: no answer: confidence {confidence:.3f} is below --min-confidence "
+              f"{args.min_confidence} (the model's answer was {prediction.text!r})",
+              file=sys.stderr)
+    if args.json:
+        print(json.dumps(_answer_json(prediction, confidence, abstained, args.top_k),
+                         ensure_ascii=False), file=out)
+        return
+    print("" if abstained else prediction.text, file=out)
+    for candidate in prediction.candidates if args.top_k else []:
+        print(f"{candidate.probability:.4f}\t{candidate.text or '(no answer)'}", file=out)
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import data_file_stem, predict_file, write_output
+    from qa_experiments.inference import confidence, data_file_stem, predict_file, write_output
 
-    _, predictions = predict_file(run, args.data, max_samples=args.max_samples,
-                                  batch_size=args.batch_size, progress=True)
+    examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
+                                     batch_size=args.batch_size, progress=True)
+    predictions, abstained = {}, 0
+    for qid, prediction in zip(examples["id"], answers):
+        low = args.min_confidence is not None and confidence(run, prediction) < args.min_confidence
+        abstained += low
+        predictions[qid] = "" if low else prediction.text
     path = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
     if not write_output(PROG, path, predictions):
         return 1
-    print(f"Wrote {len(predictions)} predictions to {path}", file=out)
+    note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
+        if args.min_confidence is not None else ""
+    print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)
     return 0
 
 
@@ -79,17 +137,34 @@ def _quiet_progress_bars() -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import answer, load_run
+    from qa_experiments.inference import (
+        RunLoadError,
+        answer,
+        calibration_path,
+        confidence,
+        load_run,
+        set_null_threshold,
+    )
     from qa_experiments.squad_files import check_readable
 
+    if args.min_confidence is not None and not calibration_path(args.run_dir).is_file():
+        raise RunLoadError(
+            f"--min-confidence needs a calibration, but {str(calibration_path(args.run_dir))!r} "
+            "does not exist (a finished run writes it; checkpoints have none).")
     if args.data is not None:
         check_readable(args.data)  # before the model is loaded
     else:
         _quiet_progress_bars()  # one question: just the answer
     run = load_run(args.run_dir)
+    if args.min_confidence is not None and run.calibration is None:
+        raise RunLoadError(f"--min-confidence needs a calibration, but the one stored with "
+                           f"{str(run.model_dir)!r} has none (too few eval questions to fit).")
+    if args.null_threshold is not None:
+        set_null_threshold(run, args.null_threshold)
     if args.data is not None:
         return _predict_data(run, args, out)
-    _print_answer(answer(run, args.question, args.context), args.json, out)
+    prediction = answer(run, args.question, args.context, candidates=args.top_k or 0)
+    _print_answer(prediction, confidence(run, prediction), args, out)
     return 0
 
 

@@ -38,6 +38,7 @@ class DataConfig:
     eval_split: str = "validation"
     train_file: str | None = None  # nested official JSON or flat records (.json, .jsonl, .gz)
     eval_file: str | None = None
+    eval_note: str | None = None  # what the eval split is, copied into results.json
     version_2_with_negative: bool = False
     max_seq_length: int = 384
     doc_stride: int = 128
@@ -51,7 +52,9 @@ class DataConfig:
     cache_features: bool = True  # reuse tokenized windows across runs (qa-experiments cache)
     n_best_size: int = 20
     max_answer_length: int = 30
-    null_score_diff_threshold: float = 0.0
+    # SQuAD v2: answer "" when null score - best span score > this; "auto": the tuned one
+    null_score_diff_threshold: Any = 0.0  # a number or "auto" (checked in validate_config)
+    nbest_predictions_size: int = 5  # candidates per question in nbest_predictions.json
     invalid_records: str = "skip"  # skip (count and report) or fail
 
 
@@ -148,6 +151,7 @@ RANGES = {
     "data.doc_stride": COUNT,
     "data.max_question_length": COUNT,
     "data.n_best_size": COUNT,
+    "data.nbest_predictions_size": COUNT,
     "data.max_answer_length": COUNT,
     "pruning.eval_questions": COUNT,
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
@@ -161,6 +165,9 @@ RANGES = {
 }
 OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
                    "data.preprocessing_num_workers", "data.length_bucket_width")
+
+
+AUTO_THRESHOLD = "auto"
 
 
 class ConfigError(ValueError):
@@ -194,6 +201,10 @@ def validate_config(cfg: DictConfig) -> None:
     if every != "epoch" and not (every.isdigit() and int(every) > 0):
         raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
     data = cfg.data
+    threshold = data.null_score_diff_threshold
+    if threshold != AUTO_THRESHOLD and not _is_number(threshold):
+        raise ConfigError(f"data.null_score_diff_threshold={threshold!r} must be a number or "
+                          f"{AUTO_THRESHOLD} (the threshold tuned on the run's eval questions).")
     if data.dataset_name is None:
         for key in ("train_file", "eval_file"):
             if not data[key]:

@@ -16,7 +16,8 @@ import datasets
 from qa_experiments.hub import resolve_local_files_only
 from qa_experiments.squad_files import BadPart, DataError, read_squad_file
 
-__all__ = ["DataError", "SplitReport", "check_records", "load_split", "read_squad_file"]
+__all__ = ["DataError", "SplitReport", "check_records", "limit_keeping_mix", "load_split",
+           "read_squad_file"]
 
 QUESTION_FIELDS = ("id", "context", "question")  # what a question to answer needs
 REPAIR_WINDOW = 3  # characters an answer_start may be off (whitespace) and still be repaired
@@ -87,9 +88,27 @@ def load_split(
     if not examples:
         raise DataError(f"{source}: no usable SQuAD records ({report.summary()}).")
     limit = data_cfg.max_train_samples if is_train else data_cfg.max_eval_samples
-    examples = examples[:limit] if limit else examples
+    examples = limit_keeping_mix(examples, limit)
     report.examples_used = len(examples)
     return datasets.Dataset.from_list(examples), report
+
+
+def limit_keeping_mix(examples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most `limit` examples, in file order, with the file's answerable/unanswerable mix.
+
+    The first `round(limit * share)` unanswerable and the first answerable questions for the
+    rest: plain "first `limit`" when all are of one kind (SQuAD v1.1), while a SQuAD v2 file
+    whose unanswerable questions come late (the bundled train subset) still gets its share.
+    """
+    if not limit or limit >= len(examples):
+        return examples
+    unanswerable = [i for i, example in enumerate(examples) if not example["answers"]["text"]]
+    if not unanswerable or len(unanswerable) == len(examples):
+        return examples[:limit]
+    answerable = [i for i, example in enumerate(examples) if example["answers"]["text"]]
+    n_unanswerable = round(limit * len(unanswerable) / len(examples))
+    keep = sorted(unanswerable[:n_unanswerable] + answerable[: limit - n_unanswerable])
+    return [examples[i] for i in keep]
 
 
 def check_records(

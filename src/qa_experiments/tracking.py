@@ -114,7 +114,13 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
         "train_features": "data/train_features",
         "eval_examples": "data/eval_examples",
     })
-    return {name: results[key] for key, name in keys.items() if key in results}
+    keys.update({k: f"eval/{k}" for k in ("best_exact", "best_exact_thresh", "best_f1_thresh")})
+    summary = {name: results[key] for key, name in keys.items() if key in results}
+    for section in ("calibration", "no_answer_threshold"):  # their numbers (see answers.tuning)
+        for key, value in (results.get(section) or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summary[f"eval/{section}/{key}"] = value
+    return summary
 
 
 def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
@@ -128,3 +134,27 @@ def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
     if summary:
         run.summary.update(summary)
     run.finish(exit_code=exit_code)
+
+
+PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
+                      "exact_match", "f1", "question_type")
+
+
+def log_report(run, report) -> None:
+    """Send an error-analysis report (analysis.report.Report) to the W&B run: slice scores
+    into the summary, its charts as images and a predictions table to filter errors by."""
+    if run is None:
+        return
+    import wandb
+
+    from qa_experiments.analysis.report import slice_summary
+    from qa_experiments.analysis.slices import question_type
+
+    run.summary.update(slice_summary(report.slices))
+    rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
+             r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
+             question_type(r)] for r in report.records]
+    run.log({
+        **{f"report/{name}": wandb.Image(str(path)) for name, path in report.charts.items()},
+        "report/predictions": wandb.Table(columns=list(PREDICTION_COLUMNS), data=rows),
+    })

@@ -112,6 +112,8 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
                 tags=[cfg.model.name, cfg.data.name],
             )
         results = run_experiment(cfg, run_dir)
+        if chief:
+            write_error_report(run_dir, run)
     except TrialPruned as pruned:
         if chief:
             write_status(run_dir, "pruned", overrides)
@@ -126,6 +128,18 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         write_status(run_dir, "finished", overrides)
     tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
     return results
+
+
+def write_error_report(run_dir: Path, run) -> None:
+    """The run's error-analysis report (report/), also sent to its W&B run; a report that
+    fails is a warning, never a failed run."""
+    try:
+        from qa_experiments.analysis.report import write_report
+
+        tracking.log_report(run, write_report(run_dir))
+    except Exception as error:
+        log.warning("Error-analysis report not written: %s: %s (try: qa-report %s)",
+                    type(error).__name__, error, run_dir)
 
 
 def pruned_summary(pruned: TrialPruned) -> dict:

@@ -12,7 +12,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
+from qa_experiments.answers.answer_files import nbest_predictions, no_answer_probabilities
 from qa_experiments.answers.model_eval import evaluate_features
+from qa_experiments.answers.question_records import write_question_records
+from qa_experiments.answers.tuning import CALIBRATION_FILE
 from qa_experiments.checkpoints import last_checkpoint
 from qa_experiments.feature_cache import cached_features
 from qa_experiments.finite import FiniteGuard
@@ -91,11 +94,32 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "model": cfg.model.name_or_path,
         "data_report": {"train": train_report.to_dict(), "eval": eval_report.to_dict()},
     }
+    if cfg.data.eval_note:
+        results["eval_note"] = cfg.data.eval_note
     if trainer.is_world_process_zero():  # the model first: results.json means it is complete
-        write_directory(run_dir / "model", trainer.save_model)
-        write_json(run_dir / "predictions.json", evaluation.predictions)
+        write_directory(run_dir / "model", lambda path: save_model(trainer, evaluation, path))
+        write_answer_files(run_dir, eval_examples["id"], evaluation,
+                           cfg.data.version_2_with_negative)
         write_json(run_dir / "results.json", results)
     return results
+
+
+def save_model(trainer, evaluation, path: str) -> None:
+    """The model, plus what was tuned on the eval questions (model/calibration.json; not in
+    checkpoints, which are saved before the evaluation)."""
+    trainer.save_model(path)
+    if evaluation.stored:
+        write_json(Path(path) / CALIBRATION_FILE, evaluation.stored)
+
+
+def write_answer_files(run_dir: Path, ids: list[str], evaluation, version_2: bool) -> None:
+    """predictions.json, nbest_predictions.json, eval_questions.jsonl and, for SQuAD v2,
+    na_prob.json (the official script's no-answer probability file)."""
+    write_json(run_dir / "predictions.json", evaluation.predictions)
+    write_json(run_dir / "nbest_predictions.json", nbest_predictions(ids, evaluation.answers))
+    if version_2:
+        write_json(run_dir / "na_prob.json", no_answer_probabilities(ids, evaluation.answers))
+    write_question_records(run_dir / "eval_questions.jsonl", evaluation.records)
 
 
 def resume_checkpoint(cfg: DictConfig, args: TrainingArguments) -> str | None:

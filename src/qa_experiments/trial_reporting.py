@@ -56,7 +56,8 @@ def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
     slice_features = features.filter(lambda index: index < keep, input_columns="example_index")
 
     def evaluate() -> float:
-        return evaluate_features(trainer, slice_features, slice_examples, cfg.data).metrics["f1"]
+        return evaluate_features(trainer, slice_features, slice_examples, cfg.data,
+                                 tune_answers=False).metrics["f1"]
 
     every = cfg.pruning.report_every
     return TrialReporter(open_trial(*location), evaluate, None if every == "epoch" else int(every))

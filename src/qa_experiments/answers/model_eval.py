@@ -9,29 +9,63 @@ from typing import Any
 import datasets
 import numpy as np
 
+from qa_experiments.answers.answer_files import no_answer_probabilities
 from qa_experiments.answers.decoding import Prediction, postprocess_predictions
 from qa_experiments.answers.hf_evaluate import load_squad_metric
+from qa_experiments.answers.no_answer import official_best_thresholds
+from qa_experiments.answers.question_records import question_records, windows_per_question
+from qa_experiments.answers.tuning import Tuned, tune
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 @dataclass
 class Evaluation:
-    """Scores (percent), answers by question id, and the wall time it took."""
+    """Scores (percent) with the calibration / no-answer threshold figures, answers by question
+    id, the decoded answers, one record per question (`question_records`), what to store with
+    the model (`tuning.Tuned.stored`) and the wall time it took."""
 
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     predictions: dict[str, str]
+    answers: list[Prediction]
+    records: list[dict[str, Any]]
+    stored: dict[str, Any]
     runtime: float
 
 
-def evaluate_features(trainer, features: datasets.Dataset, examples: datasets.Dataset, data_cfg):
-    """Run the model over all windows, pick each question's answer, compute EM/F1."""
+def evaluate_features(
+    trainer, features: datasets.Dataset, examples: datasets.Dataset, data_cfg, *,
+    tune_answers: bool = True,
+):
+    """Run the model over all windows, pick each question's answer, compute EM/F1; with
+    `tune_answers`, also the cross-validated calibration and no-answer threshold (`tuning`),
+    the official best thresholds (SQuAD v2) and each question's confidence."""
     started = time.perf_counter()
     start_logits, end_logits = predict_logits(trainer, features)
-    answers = decode_answers(start_logits, end_logits, features, examples, data_cfg)
+    version_2 = data_cfg.version_2_with_negative
+    threshold = data_cfg.null_score_diff_threshold
+
+    def decode(at) -> list[Prediction]:
+        return decode_answers(start_logits, end_logits, features, examples, data_cfg,
+                              null_score_diff_threshold=at,
+                              keep_candidates=data_cfg.nbest_predictions_size)
+
+    golds = [answers["text"] for answers in examples["answers"]]
+    if tune_answers:
+        answers, tuned = tune(decode, golds, examples["context"], version_2, threshold)
+    else:
+        answers, tuned = decode(0.0 if threshold == "auto" else threshold), Tuned({}, {}, None)
     predictions = {qid: answer.text for qid, answer in zip(examples["id"], answers)}
-    metrics = score_predictions(predictions, examples, data_cfg.version_2_with_negative)
-    return Evaluation(metrics, predictions, time.perf_counter() - started)
+    metrics = score_predictions(predictions, examples, version_2)
+    if version_2 and tune_answers:
+        na_probs = no_answer_probabilities(examples["id"], answers)
+        metrics.update(official_best_thresholds(predictions, na_probs,
+                                                dict(zip(examples["id"], golds))))
+    metrics.update(tuned.sections)
+    windows = windows_per_question(features["example_index"], len(examples))
+    records = question_records(examples, answers, windows, version_2, tuned.confidences)
+    return Evaluation(metrics, predictions, answers, records, tuned.stored,
+                      time.perf_counter() - started)
 
 
 def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -55,8 +89,12 @@ def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.
     return logits[0], logits[1]
 
 
-def decode_answers(start_logits, end_logits, features, examples, data_cfg) -> list[Prediction]:
-    """One Prediction per example from the windows' logits."""
+def decode_answers(
+    start_logits, end_logits, features, examples, data_cfg, *,
+    null_score_diff_threshold: float | np.ndarray, keep_candidates: int = 0,
+) -> list[Prediction]:
+    """One Prediction per example from the windows' logits, at the given no-answer threshold
+    (a number or one per example), with its `keep_candidates` best candidates."""
     width = start_logits.shape[1]
     offsets = np.full((len(features), width, 2), -1, dtype=np.int64)
     for i, window in enumerate(features["offset_mapping"]):
@@ -71,7 +109,8 @@ def decode_answers(start_logits, end_logits, features, examples, data_cfg) -> li
         n_best_size=data_cfg.n_best_size,
         max_answer_length=data_cfg.max_answer_length,
         version_2_with_negative=data_cfg.version_2_with_negative,
-        null_score_diff_threshold=data_cfg.null_score_diff_threshold,
+        null_score_diff_threshold=null_score_diff_threshold,
+        keep_candidates=keep_candidates,
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 __all__ = [
     "exact_match",
     "normalize_answer",
+    "question_scores",
     "score_squad",
     "score_squad_v2",
     "token_f1",
@@ -73,21 +74,29 @@ def _percent(scores: Sequence[float]) -> float:
     return 100.0 * sum(scores) / len(scores)
 
 
+def question_scores(
+    prediction: str, golds: Sequence[str], version_2: bool
+) -> tuple[float, float]:
+    """Exact match (0/1) and F1 (0..1) of one prediction against its gold answers, by the
+    v2.0 script's rule when ``version_2`` (an empty gold list or golds that all normalise to
+    nothing mean "" is right) and by the v1.1 script's rule otherwise (golds must be given)."""
+    if version_2:
+        golds = [g for g in golds if normalize_answer(g)] or [""]
+        return _best(exact_match, prediction, golds), _best(token_f1, prediction, golds)
+    return _best(exact_match, prediction, golds), _best(token_f1_v1, prediction, golds)
+
+
 def _per_question(
-    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]],
-    f1: Callable[[str, str], float],
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]], version_2: bool
 ) -> tuple[list[float], list[float]]:
-    """Per-question (EM, `f1`) lists in reference order; a missing prediction scores 0."""
+    """Per-question (EM, F1) lists in reference order; a missing prediction scores 0."""
     ems: list[float] = []
     f1s: list[float] = []
     for qid, golds in references.items():
-        if qid not in predictions:
-            ems.append(0.0)
-            f1s.append(0.0)
-            continue
-        pred = predictions[qid]
-        ems.append(_best(exact_match, pred, golds))
-        f1s.append(_best(f1, pred, golds))
+        em, f1 = question_scores(predictions[qid], golds, version_2) if qid in predictions \
+            else (0.0, 0.0)
+        ems.append(em)
+        f1s.append(f1)
     return ems, f1s
 
 
@@ -109,7 +118,7 @@ def score_squad(
             f"{len(no_gold)} reference(s) have no gold answer (e.g. {no_gold[:5]}); "
             "SQuAD v1.1 has no unanswerable questions, use score_squad_v2"
         )
-    ems, f1s = _per_question(predictions, references, token_f1_v1)
+    ems, f1s = _per_question(predictions, references, version_2=False)
     return {"exact_match": _percent(ems), "f1": _percent(f1s)}
 
 
@@ -129,10 +138,7 @@ def score_squad_v2(
     """
     if not references:
         raise ValueError("references is empty: nothing to score")
-    golds_v2 = {
-        qid: [g for g in golds if normalize_answer(g)] or [""] for qid, golds in references.items()
-    }
-    ems, f1s = _per_question(predictions, golds_v2, token_f1)
+    ems, f1s = _per_question(predictions, references, version_2=True)
     result: dict[str, float | int] = {
         "exact_match": _percent(ems),
         "f1": _percent(f1s),

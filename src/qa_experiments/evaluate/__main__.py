@@ -1,6 +1,8 @@
 """Score a trained model on a SQuAD file: `python -m qa_experiments.evaluate RUN_DIR --data FILE`.
 
-Prints EM/F1 (and the HasAns/NoAns breakdown for SQuAD v2 runs) and writes them as JSON, by
+Prints EM/F1 (and the HasAns/NoAns breakdown for SQuAD v2 runs), the cross-validated
+calibration and no-answer threshold figures (`answers.tuning`; SQuAD v2 also the official
+best_exact/best_f1) and writes them as JSON, by
 default to RUN_DIR/eval_<data file stem>.json. The scores come from the code that scores a
 run after training, so the run's own eval file (and max_eval_samples) reproduces results.json.
 
@@ -12,10 +14,12 @@ only this `__main__`: a script run from inside `qa_experiments/` still imports t
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from qa_experiments.cli import positive_int, run_command
+from qa_experiments.cli import NULL_THRESHOLD_HELP, null_threshold, positive_int, run_command
+from qa_experiments.summary import tuning_lines
 
 PROG = "qa-evaluate"
 BREAKDOWN = ("HasAns", "NoAns")
@@ -32,9 +36,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, metavar="PATH",
                         help="metrics JSON (default: RUN_DIR/eval_<data file stem>.json)")
     parser.add_argument("--max-samples", type=positive_int, metavar="N",
-                        help="only the first N usable questions (like data.max_eval_samples)")
+                        help="only N usable questions, chosen like data.max_eval_samples (the "
+                             "first N; SQuAD v2: keeping the answerable/unanswerable mix)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="windows per forward pass (default: the run's eval batch size)")
+    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
+                        help=NULL_THRESHOLD_HELP)
     return parser.parse_args(argv)
 
 
@@ -50,23 +57,44 @@ def format_metrics(results: dict[str, Any]) -> str:
                 f"  {group}: exact_match={results[f'{group}_exact_match']:.2f} "
                 f"f1={results[f'{group}_f1']:.2f} ({results[f'{group}_total']} questions)"
             )
+    lines += tuning_lines(results)
     return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import data_file_stem, evaluate_file, load_run, write_output
+    from qa_experiments.answers.question_records import write_question_records
+    from qa_experiments.inference import (
+        data_file_stem,
+        evaluate_file,
+        load_run,
+        set_null_threshold,
+        write_output,
+    )
     from qa_experiments.squad_files import check_readable
 
     check_readable(args.data)  # before the model is loaded
     run = load_run(args.run_dir)
-    results = evaluate_file(run, args.data, max_samples=args.max_samples,
-                            batch_size=args.batch_size, progress=True)
+    if args.null_threshold is not None:
+        set_null_threshold(run, args.null_threshold)
+    results, records = evaluate_file(run, args.data, max_samples=args.max_samples,
+                                     batch_size=args.batch_size, progress=True)
     print(format_metrics(results), file=out)
     path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    questions_path = questions_file(path)
     if not write_output(PROG, path, results):
         return 1
-    print(f"Wrote {path}", file=out)
+    try:
+        write_question_records(questions_path, records)
+    except OSError as error:
+        print(f"{PROG}: error: cannot write {questions_path}: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path} and {questions_path.name}", file=out)
     return 0
+
+
+def questions_file(metrics_path: Path) -> Path:
+    """Where the per-question records go: beside the metrics, `<stem>_questions.jsonl`."""
+    return metrics_path.with_name(f"{metrics_path.stem}_questions.jsonl")
 
 
 def main(argv: list[str] | None = None) -> int:

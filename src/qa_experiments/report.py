@@ -1,0 +1,59 @@
+"""Write the error-analysis report of a run: `python -m qa_experiments.report RUN_DIR`.
+
+Reads RUN_DIR/eval_questions.jsonl (and results.json) and writes RUN_DIR/report/report.md with
+its PNG charts and slices.json (see qa_experiments/analysis/report.py); `--questions FILE`
+analyses qa-evaluate's eval_<stem>_questions.jsonl instead. Every training run writes the
+same report when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from qa_experiments.analysis.run_files import ReportInputError, questions_path, read_questions
+
+PROG = "qa-report"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Error analysis of an evaluated run: EM/F1 by slice, SQuAD v2 abstention, "
+                    "reliability diagram, the most confident wrong answers.",
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run directory holding eval_questions.jsonl")
+    parser.add_argument("--questions", type=Path, metavar="FILE",
+                        help="another question file, e.g. qa-evaluate's "
+                             "RUN_DIR/eval_<stem>_questions.jsonl (default: "
+                             "RUN_DIR/eval_questions.jsonl)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write the report (default: RUN_DIR/report, with "
+                             "--questions RUN_DIR/report_<file stem>)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: write the report; exit 2 with one line for a bad run directory or question file."""
+    args = _parse_args(argv)
+    try:
+        read_questions(questions_path(args.run_dir, args.questions))  # before heavy imports
+    except ReportInputError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    from qa_experiments.analysis.report import write_report
+
+    try:
+        report = write_report(args.run_dir, args.out, args.questions)
+    except OSError as error:
+        print(f"{PROG}: error: cannot write the report: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {report.markdown} with {len(report.charts)} charts: "
+          + ", ".join(path.name for path in report.charts.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""qa-report: the error-analysis report on crafted question files and on tiny-model runs."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import find_key
+from qa_experiments import report as report_cli
+from qa_experiments.analysis import abstention
+from qa_experiments.analysis.report import marked_context, write_report
+from test_train_e2e import run_train
+
+CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
+           "Normandy, a region in France. They were descended from Norse raiders and pirates.")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def crafted_record(i: int, rng: random.Random, *, v2: bool, confidence: bool) -> dict:
+    answerable = not v2 or i % 3 != 0
+    gold = ["Normandy"] if answerable else []
+    right = rng.random() < 0.5
+    prediction = ("Normandy" if right else "France") if answerable or rng.random() < 0.5 else ""
+    p_na = rng.random()
+    record = {
+        "id": f"q{i}", "title": "Normans", "question": rng.choice(
+            ["Where did the Normans live?", "In what country is Normandy?", "Who were they?",
+             "Why did they raid?", "How many centuries?"]),
+        "context": CONTEXT, "answers": gold,
+        "answer_starts": [CONTEXT.find("Normandy")] if answerable else [],
+        "prediction": prediction,
+        "exact_match": int(prediction == "Normandy" if answerable else prediction == ""),
+        "f1": 0.0, "windows": 1 + i % 3,
+        "answer_start_char": CONTEXT.find(prediction) if prediction else -1,
+        "probability": rng.random(), "confidence": rng.random() if confidence else None,
+    }
+    record["f1"] = float(record["exact_match"])
+    if v2:
+        span_right = answerable and rng.random() < 0.6
+        record.update({"no_answer_probability": p_na,
+                       "best_span": "Normandy" if span_right else "France",
+                       "best_span_exact_match": int(span_right),
+                       "best_span_f1": float(span_right)})
+    return record
+
+
+def crafted_run(tmp_path, n=90, *, v2=True, confidence=True, results=True):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rng = random.Random(7)
+    records = [crafted_record(i, rng, v2=v2, confidence=confidence) for i in range(n)]
+    (run_dir / "eval_questions.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    if results:
+        f1 = 100 * sum(r["f1"] for r in records) / n
+        (run_dir / "results.json").write_text(json.dumps({
+            "exact_match": f1, "f1": f1, "eval_examples": n,
+            "calibration": {"ece_before": 0.2, "ece_after": 0.04}}))
+    return run_dir, records
+
+
+def assert_png(path):
+    assert path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 1000
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.width > 100 and image.height > 100
+
+
+def test_v2_report_has_every_section_and_valid_charts(tmp_path, capsys):
+    run_dir, records = crafted_run(tmp_path)
+    assert report_cli.main([str(run_dir)]) == 0
+    out = run_dir / "report"
+    for name in ("slices.png", "no_answer_threshold.png", "answerability_pr.png",
+                 "reliability.png"):
+        assert_png(out / name)
+    text = (out / "report.md").read_text()
+    for heading in ("## EM / F1 by slice", "## SQuAD v2: answering or abstaining",
+                    "## Reliability diagram", "## The 10 most confident wrong answers"):
+        assert heading in text
+    assert "| `calibration.ece_after` | 0.0400 |" in text
+    assert "calibrated confidence" in text and "Not shown" not in text
+    answered = sum(bool(r["prediction"]) for r in records if r["answers"])
+    assert f"| has an answer | {answered} | {60 - answered} |" in text
+    assert "Wrote" in capsys.readouterr().out
+    slices = json.loads((out / "slices.json").read_text())
+    assert sum(b["count"] for b in slices["question_type"]) == 90
+
+
+def test_v1_report_without_probabilities_says_why_sections_are_missing(tmp_path):
+    run_dir, records = crafted_run(tmp_path, v2=False, results=False)
+    lines = [json.loads(line) for line in (run_dir / "eval_questions.jsonl").open()]
+    for record in lines:
+        record["probability"] = record["confidence"] = None
+    (run_dir / "eval_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    report = write_report(run_dir)
+    text = report.markdown.read_text()
+    assert "Not shown: a SQuAD v1.1 run" in text
+    assert "Reliability diagram\n\nNot shown" in text
+    assert "No readable results.json" in text
+    assert list(report.charts) == ["slices"]
+
+
+def test_reliability_falls_back_to_the_probability_and_says_so(tmp_path):
+    run_dir, _ = crafted_run(tmp_path, confidence=False)
+    text = write_report(run_dir).markdown.read_text()
+    assert "answer probability (uncalibrated)" in text
+    assert "no calibrated confidence" in text
+
+
+def test_most_confident_wrong_answers_are_ranked_and_marked(tmp_path):
+    run_dir, records = crafted_run(tmp_path)
+    text = write_report(run_dir).markdown.read_text()
+    wrong = sorted((r for r in records if not r["exact_match"]), key=lambda r: -r["confidence"])
+    section = text.split("most confident wrong answers")[1]
+    positions = [section.index(f"(`{r['id']}`)") for r in wrong[:10]]
+    assert positions == sorted(positions) and f"(`{wrong[10]['id']}`)" not in section
+
+
+def test_marked_context_marks_prediction_and_gold():
+    record = {"context": CONTEXT, "prediction": "France", "answer_start_char": CONTEXT.find(
+        "France"), "answers": ["Normandy"], "answer_starts": [CONTEXT.find("Normandy")]}
+    marked = marked_context(record, width=20)
+    assert "{{Normandy}}, a region in [[France]]" in marked
+    assert marked.startswith("...") and marked.endswith("...")
+    overlapping = {**record, "prediction": "Normandy, a region",
+                   "answer_start_char": CONTEXT.find("Normandy")}
+    assert "[[{{Normandy}}, a region]]" in marked_context(overlapping)
+
+
+def brute_force_f1(records, threshold):
+    """Direct per-question reading of the rule: abstain when P(no answer) > threshold."""
+    total = 0.0
+    for r in records:
+        if r["no_answer_probability"] > threshold:
+            total += 0.0 if r["answers"] else 1.0
+        else:
+            total += r["best_span_f1"]
+    return 100 * total / len(records)
+
+
+def test_threshold_curve_matches_a_direct_computation(tmp_path):
+    _, records = crafted_run(tmp_path)
+    records[3]["no_answer_probability"] = records[4]["no_answer_probability"]  # a tie
+    curve = abstention.threshold_curve(records)
+    assert len(curve.thresholds) == 90  # 0 and the 89 distinct probabilities
+    for t, f1 in zip(curve.thresholds, curve.f1):
+        assert f1 == pytest.approx(brute_force_f1(records, t))
+    best = max(brute_force_f1(records, r["no_answer_probability"]) for r in records)
+    assert curve.best()[1] == pytest.approx(max(best, brute_force_f1(records, 0.0)))
+    assert curve.f1[-1] == pytest.approx(100 * np.mean([r["best_span_f1"] for r in records]))
+
+
+def test_answerability_curve_matches_scikit_learn(tmp_path):
+    metrics = pytest.importorskip("sklearn.metrics")
+    _, records = crafted_run(tmp_path)
+    records[1]["no_answer_probability"] = records[2]["no_answer_probability"]  # a tie
+    curve = abstention.answerability_curve(records)
+    labels = [bool(r["answers"]) for r in records]
+    scores = [1 - r["no_answer_probability"] for r in records]
+    assert curve.average_precision == pytest.approx(
+        metrics.average_precision_score(labels, scores))
+    precision, recall, _ = metrics.precision_recall_curve(labels, scores)
+    np.testing.assert_allclose(sorted(zip(recall[:-1], precision[:-1])),
+                               sorted(zip(curve.recall, curve.precision)))
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "does not exist"),
+    ("", "holds no question"),
+    ('{"id": "q1", "question": "Who?"}\n', "line 1 lacks context"),
+    ("[1, 2]\n", "line 1 is not a JSON object"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, message):
+    run_dir = tmp_path / "run"
+    if content is not None:
+        run_dir.mkdir()
+        (run_dir / "eval_questions.jsonl").write_text(content)
+    assert report_cli.main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("qa-report: error:")
+
+
+def test_truncated_question_file_is_refused_with_its_line(tmp_path, capsys):
+    run_dir, _ = crafted_run(tmp_path)
+    path = run_dir / "eval_questions.jsonl"
+    path.write_bytes(path.read_bytes()[:-40])  # cut inside the last record
+    assert report_cli.main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "line 90 is not JSON" in err and "cut short" in err and err.count("\n") == 1
+
+
+def test_missing_question_file_names_the_file(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    assert report_cli.main([str(tmp_path / "run")]) == 2
+    assert "eval_questions.jsonl: missing" in capsys.readouterr().err
+
+
+def test_every_tiny_run_ends_with_its_report_and_qa_report_rewrites_it(tmp_path):
+    _, run_dir = run_train(tmp_path, "v2", ["model=tiny_roberta", "data=sample_v2"])
+    report = run_dir / "report"
+    assert_png(report / "slices.png")
+    text = (report / "report.md").read_text()
+    assert "not comparable to published dev-v2.0 figures" in text  # the run's eval_note
+    assert "| has an answer |" in text
+    done = subprocess.run([sys.executable, "-m", "qa_experiments.report", str(run_dir),
+                           "--out", str(tmp_path / "again")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "again" / "report.md").read_text() == text
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "finished"
+
+
+def test_a_failing_report_is_a_warning_not_a_failed_run(tmp_path, caplog, monkeypatch):
+    import qa_experiments.analysis.report as analysis_report
+
+    def broken(run_dir):
+        raise RuntimeError("chart exploded")
+
+    monkeypatch.setattr(analysis_report, "write_report", broken)
+    with caplog.at_level("WARNING"):
+        f1, run_dir = run_train(tmp_path, "v1", ["model=tiny_bert"])
+    assert "Error-analysis report not written: RuntimeError: chart exploded" in caplog.text
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
+    assert not (run_dir / "report").exists()
+
+
+def test_wandb_run_gets_slice_scores_charts_and_predictions_table(tmp_path):
+    _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert", "logger=wandb",
+                                               "logger.mode=offline"])
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    inspected = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(wandb_run)],
+        capture_output=True, text=True, check=True)
+    state = json.loads(inspected.stdout)
+    slices = json.loads((run_dir / "report" / "slices.json").read_text())
+    what = next(b for b in slices["question_type"] if b["label"] == "what")
+    assert find_key(state, "slice/question_type/what/f1") == pytest.approx(what["f1"])
+    assert find_key(state, "slice/question_type/what/count") == what["count"]
+    table = find_key(state, "report/predictions")
+    assert table is not None and table.get("_type") == "table-file" and table["nrows"] == 12
+    assert find_key(state, "report/slices") is not None  # the chart, as an image
+
+
+def test_qa_evaluate_question_files_get_their_own_report(tmp_path):
+    run_dir, _ = crafted_run(tmp_path)
+    (run_dir / "eval_questions.jsonl").rename(run_dir / "eval_dev_questions.jsonl")
+    (run_dir / "results.json").rename(run_dir / "eval_dev.json")
+    assert report_cli.main([str(run_dir), "--questions",
+                            str(run_dir / "eval_dev_questions.jsonl")]) == 0
+    text = (run_dir / "report_eval_dev_questions" / "report.md").read_text()
+    assert "from `eval_dev_questions.jsonl`" in text and "| figure (eval_dev.json) |" in text
+
+
+def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, capsys):
+    run_dir, _ = crafted_run(tmp_path)
+    assert report_cli.main([str(run_dir), "--questions", str(run_dir / "nope.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.jsonl: no such question file (--questions)" in err and err.count("\n") == 1

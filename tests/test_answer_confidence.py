@@ -1,0 +1,128 @@
+"""A tiny SQuAD v2 run end to end: n-best and no-answer files, official best thresholds,
+the stored calibration and threshold, and qa-predict / qa-evaluate using them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from test_no_answer import official_figures
+
+from conftest import FAST, compose_config
+from qa_experiments import predict
+from qa_experiments.evaluate import __main__ as evaluate
+from qa_experiments.squad_data import read_squad_file
+from qa_experiments.summary import run_summary
+from qa_experiments.tracking import summary_metrics
+from qa_experiments.train import train
+
+QUESTION = "Who wrote the book?"
+CONTEXT = "The book was written by Jane Austen in 1813 and published in London."
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny bert on the bundled v2 sample, 60 eval questions, threshold auto."""
+    run_dir = tmp_path_factory.mktemp("confidence") / "run"
+    train(compose_config(FAST + ["model=tiny_bert", "optimizer.lr=3e-3", "data=sample_v2",
+                                 "data.max_eval_samples=60",
+                                 "data.null_score_diff_threshold=auto"], run_dir))
+    return run_dir
+
+
+def read(run_dir, name):
+    return json.loads((run_dir / name).read_text(encoding="utf-8"))
+
+
+def test_run_writes_nbest_and_no_answer_files(run_dir):
+    predictions, nbest = read(run_dir, "predictions.json"), read(run_dir, "nbest_predictions.json")
+    na_prob = read(run_dir, "na_prob.json")
+    assert list(nbest) == list(predictions) == list(na_prob)
+    for qid, candidates in nbest.items():
+        assert 1 <= len(candidates) <= 5  # data.nbest_predictions_size
+        scores = [c["score"] for c in candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert 0 < sum(c["probability"] for c in candidates) <= 1 + 1e-9
+        no_answer = [c for c in candidates if c["text"] == ""]
+        if no_answer:
+            assert no_answer[0]["probability"] == pytest.approx(na_prob[qid])
+            assert no_answer[0]["start_char"] == -1
+
+
+def test_results_hold_the_official_best_thresholds_and_the_tuning(run_dir):
+    results = read(run_dir, "results.json")
+    config = read(run_dir, "config.json")
+    records = {r["id"]: r for r in read_squad_file(config["data"]["eval_file"])}
+    predictions = read(run_dir, "predictions.json")
+    golds = {qid: [a["text"] for a in records[qid]["answers"]] for qid in predictions}
+    expected = official_figures(golds, predictions, read(run_dir, "na_prob.json"))
+    assert {key: results[key] for key in expected} == expected
+    threshold, calibration = results["no_answer_threshold"], results["calibration"]
+    # with auto, the run's own answers are those of the cross-validated thresholds
+    assert results["f1"] == pytest.approx(threshold["cross_validated_f1"])
+    assert threshold["threshold_used"].startswith("cross-validated")
+    assert {"ece_before", "ece_after", "brier_before", "brier_after", "how"} <= set(calibration)
+    stored = read(run_dir, "model/calibration.json")
+    assert stored["null_score_diff_threshold"] == threshold["tuned_threshold"]
+    assert stored["confidence"] == {**calibration["stored"], "questions": 60}
+    rows = [json.loads(line) for line in (run_dir / "eval_questions.jsonl").open()]
+    assert all(0 <= r["confidence"] <= 1 and 0 <= r["probability"] <= 1 for r in rows)
+
+
+def test_predict_json_gives_probability_confidence_and_alternatives(run_dir, capsys):
+    assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json",
+                         "--top-k", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0 < result["probability"] <= 1 and 0 < result["confidence"] < 1
+    assert len(result["alternatives"]) == 3
+    assert result["alternatives"][0]["answer"] == result["answer"]
+    assert result["alternatives"][0]["probability"] == result["probability"]
+
+
+def test_predict_abstains_below_min_confidence_and_says_so(run_dir, capsys):
+    assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json",
+                         "--min-confidence", "1"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert (result["answer"], result["abstained"]) == ("", True)
+    assert "is below --min-confidence 1.0" in captured.err
+
+
+def test_min_confidence_without_a_calibration_is_refused_before_loading(run_dir, tmp_path,
+                                                                        capsys):
+    bare = shutil.copytree(run_dir / "model", tmp_path / "bare")
+    (bare / "calibration.json").unlink()
+    assert predict.main([str(bare), "-q", QUESTION, "-c", CONTEXT,
+                         "--min-confidence", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs a calibration" in err[0]
+
+
+def test_evaluate_uses_the_stored_threshold_and_reports_the_tuning(run_dir, tmp_path, capsys):
+    config = read(run_dir, "config.json")
+    out = tmp_path / "eval.json"
+    assert evaluate.main([str(run_dir), "--data", config["data"]["eval_file"],
+                          "--max-samples", "60", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "calibration (platt, 5-fold cross-validated)" in printed
+    assert "no-answer threshold:" in printed and "oracle best_f1=" in printed
+    metrics = json.loads(out.read_text())
+    stored = read(run_dir, "model/calibration.json")["null_score_diff_threshold"]
+    assert metrics["no_answer_threshold"]["threshold_used"] == stored
+    assert {"best_exact", "best_f1_thresh", "calibration"} <= set(metrics)
+    assert (tmp_path / "eval_questions.jsonl").is_file()
+    assert 0 <= metrics["stored_calibration"]["ece"] <= 1
+    assert "stored calibration on these questions: ECE" in printed
+
+
+def test_run_summary_and_wandb_summary_carry_the_tuning(run_dir):
+    results = read(run_dir, "results.json")
+    text = run_summary(results, run_dir)
+    assert "calibration (platt, 5-fold cross-validated): ECE" in text
+    assert "no-answer threshold: f1=" in text
+    metrics = summary_metrics(results)
+    assert metrics["eval/calibration/ece_after"] == results["calibration"]["ece_after"]
+    assert metrics["eval/no_answer_threshold/cross_validated_f1"] == pytest.approx(
+        results["f1"])
+    assert metrics["eval/best_f1_thresh"] == results["best_f1_thresh"]

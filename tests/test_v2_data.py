@@ -1,0 +1,113 @@
+"""SQuAD v2 data that teaches abstention: the bundled dev split and limits that keep the mix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_experiments import v2_dev_split
+from qa_experiments.paths import BUNDLED_DATA_DIR
+from qa_experiments.squad_data import limit_keeping_mix, load_split
+from qa_experiments.squad_files import read_squad_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import compose_config  # noqa: E402
+
+
+def questions(path):
+    return read_squad_file(path)
+
+
+def unanswerable(records):
+    return sum(not r["answers"] for r in records)
+
+
+@pytest.fixture(scope="module")
+def split_files():
+    train = questions(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_TRAIN)
+    held_out = questions(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_EVAL)
+    return train, held_out
+
+
+def test_shipped_split_is_what_the_module_builds_from_the_official_files():
+    built_train, built_eval = v2_dev_split.build()
+    shipped_train = v2_dev_split.read_gzip_json(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_TRAIN)
+    shipped_eval = v2_dev_split.read_gzip_json(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_EVAL)
+    assert shipped_train == built_train and shipped_eval == built_eval
+
+
+def test_split_is_byte_reproducible(tmp_path):
+    train, _ = v2_dev_split.build()
+    v2_dev_split.write_gzip_json(tmp_path / "a.json.gz", train)
+    v2_dev_split.write_gzip_json(tmp_path / "b.json.gz", train)
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
+
+
+def test_split_has_the_stated_counts(split_files):
+    train, held_out = split_files
+    assert (len(train), unanswerable(train)) == (4_719 + 2_945, 348 + 1_461)
+    assert (len(held_out), unanswerable(held_out)) == (8_928, 4_484)
+    official = questions(BUNDLED_DATA_DIR / v2_dev_split.OFFICIAL_DEV)
+    dev_in_train = [r for r in train if r["id"] in {o["id"] for o in official}]
+    # every official dev question is in exactly one part
+    assert len(dev_in_train) + len(held_out) == len(official) == 11_873
+
+
+def test_split_is_disjoint_by_question_paragraph_and_article(split_files):
+    train, held_out = split_files
+    for key in ("id", "context", "title"):
+        assert not {r[key] for r in train} & {r[key] for r in held_out}, key
+
+
+def test_held_out_part_is_the_official_dev_records_unmodified(split_files):
+    _, held_out = split_files
+    official = {r["id"]: r for r in questions(BUNDLED_DATA_DIR / v2_dev_split.OFFICIAL_DEV)}
+    assert all(official[r["id"]] == r for r in held_out)
+
+
+def example(qid, answerable):
+    return {"id": qid, "answers": {"text": ["x"] if answerable else [], "answer_start": []}}
+
+
+def test_limit_keeps_the_answerable_unanswerable_mix_in_file_order():
+    # 8 answerable first, then 2 unanswerable: "first 5" would hold no unanswerable question
+    examples = [example(f"a{i}", True) for i in range(8)] + [example("u0", False),
+                                                             example("u1", False)]
+    kept = [e["id"] for e in limit_keeping_mix(examples, 5)]
+    assert kept == ["a0", "a1", "a2", "a3", "u0"]  # 20% unanswerable, as in the file
+
+
+def test_limit_is_first_n_when_all_questions_are_of_one_kind():
+    examples = [example(str(i), True) for i in range(10)]
+    assert limit_keeping_mix(examples, 4) == examples[:4]
+    assert limit_keeping_mix(examples, None) == examples
+    assert limit_keeping_mix(examples, 50) == examples
+
+
+def test_sample_v2_limits_keep_the_mix_of_the_bundled_files():
+    cfg = compose_config(["data=sample_v2", "data.max_train_samples=1000",
+                          "data.max_eval_samples=2000"]).data
+    train, report = load_split(cfg, "train")
+    held_out, _ = load_split(cfg, "eval")
+    assert len(train) == 1000 == report.examples_used
+    assert sum(not a["text"] for a in train["answers"]) == round(1000 * 1_809 / 7_664)
+    assert len(held_out) == 2000
+    assert sum(not a["text"] for a in held_out["answers"]) == round(2000 * 4_484 / 8_928)
+
+
+def test_official_v2_train_subset_keeps_its_few_unanswerable_questions_in_a_small_run():
+    cfg = compose_config(["data=sample_v2_official", "data.max_train_samples=1000"]).data
+    train, _ = load_split(cfg, "train")
+    # the first 1,000 questions of the file hold none
+    assert sum(not a["text"] for a in train["answers"]) == round(1000 * 348 / 4_719) > 0
+    assert cfg.eval_file.endswith("dev-v2.0.json.gz") and cfg.eval_note is None
+
+
+def test_reference_v2_preset_is_sized_and_labelled():
+    cfg = compose_config(["experiment=reference_v2"])
+    assert cfg.data.name == "sample_v2" and cfg.data.max_train_samples is None
+    assert cfg.data.max_eval_samples == 2000 and cfg.trainer.num_train_epochs == 1
+    assert cfg.model.name == "minilm"
+    assert "not comparable to published dev-v2.0" in cfg.data.eval_note
