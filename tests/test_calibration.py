@@ -13,7 +13,7 @@ from qa_experiments.answers.tuning import (
     N_FOLDS,
     TooFewQuestions,
     context_folds,
-    no_answer_threshold,
+    threshold_figures,
     tune,
 )
 
@@ -68,7 +68,7 @@ def test_cross_validated_threshold_scores_what_decoding_at_it_would_score():
     golds, answers = v2_questions(rng, 200)
     contexts = [f"c{i % 50}" for i in range(200)]
     folds = context_folds(contexts)
-    section, tuned, per_question = no_answer_threshold(answers, golds, folds)
+    section, tuned, per_question = threshold_figures(answers, golds, folds)
     for fold, threshold in enumerate(section["fold_thresholds"]):
         assert set(per_question[folds == fold]) == {threshold}
     # the same questions, answered at their out-of-fold threshold and scored officially

@@ -6,4 +6,9 @@
 - `hf_evaluate`: the same metrics as offline Hugging Face `evaluate` modules
   (`hf_evaluate_modules/`)
 - `calibration_metrics`: reliability bins, expected calibration error, Brier score
+- `calibration`: Platt scaling of an answer's probability to P(exact match)
+- `no_answer`: SQuAD v2 thresholds: the official script's best_exact/best_f1, a tuned threshold
+- `tuning`: cross-validated calibration and threshold figures, and what is stored with a model
+- `question_records`: one record per scored question (`eval_questions.jsonl`)
+- `answer_files`: `nbest_predictions.json` and `na_prob.json`
 """

@@ -51,7 +51,7 @@ def _check_size(n: int) -> None:
         raise TooFewQuestions(f"{n} questions, fewer than {MIN_QUESTIONS}")
 
 
-def no_answer_threshold(
+def threshold_figures(
     answers: Sequence[Prediction], golds: Sequence[Sequence[str]], folds: np.ndarray,
 ) -> tuple[dict[str, Any], float, np.ndarray]:
     """SQuAD v2: figures at threshold 0 and with a cross-validated tuned threshold, the
@@ -94,7 +94,7 @@ def no_answer_threshold(
     return section, tuned, per_question
 
 
-def calibration(
+def calibration_figures(
     probability: Sequence[float | None], exact: Sequence[float], folds: np.ndarray,
 ) -> tuple[dict[str, Any], PlattCalibration, np.ndarray]:
     """Platt calibration figures (ECE, Brier before/after, out-of-fold), the calibration
@@ -170,7 +170,7 @@ def tune(
         if folds is None:
             sections["no_answer_threshold"] = skipped(reason)
         else:
-            section, tuned, per_question = no_answer_threshold(answers, golds, folds)
+            section, tuned, per_question = threshold_figures(answers, golds, folds)
             stored["null_score_diff_threshold"] = tuned
             if threshold == "auto":
                 answers = decode(per_question)
@@ -184,8 +184,8 @@ def tune(
         sections["calibration"] = skipped(reason)
     else:
         try:
-            section, platt, confidences = calibration([a.probability for a in answers], exact,
-                                                      folds)
+            section, platt, confidences = calibration_figures(
+                [a.probability for a in answers], exact, folds)
             sections["calibration"] = section
             stored["confidence"] = {**platt.to_dict(), "questions": len(answers)}
         except TooFewQuestions as error:
