@@ -7,6 +7,7 @@ import contextlib
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 
@@ -34,6 +35,24 @@ def null_threshold(text: str) -> float | str:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto")
     return value
+
+
+def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional RUN_DIR both commands take."""
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run directory (model/, config.json) or a checkpoint directory")
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser, max_samples_note: str = "") -> None:
+    """--max-samples, --batch-size and --null-threshold, shared by both commands."""
+    parser.add_argument("--max-samples", type=positive_int, metavar="N",
+                        help=f"{max_samples_note}only N usable questions, chosen like "
+                             "data.max_eval_samples (the first N; SQuAD v2: keeping the "
+                             "answerable/unanswerable mix)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="windows per forward pass (default: the run's eval batch size)")
+    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
+                        help=NULL_THRESHOLD_HELP)
 
 
 def run_command(

@@ -22,7 +22,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from qa_experiments.cli import NULL_THRESHOLD_HELP, null_threshold, positive_int, run_command
+from qa_experiments.cli import (
+    add_run_dir_argument,
+    add_scoring_arguments,
+    positive_int,
+    run_command,
+)
 
 PROG = "qa-predict"
 
@@ -41,8 +46,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Answer questions with a trained extractive QA model."
     )
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                        help="a run directory (model/, config.json) or a checkpoint directory")
+    add_run_dir_argument(parser)
     parser.add_argument("--question", "-q", help="the question (with --context)")
     parser.add_argument("--context", "-c", help="the passage holding the answer")
     parser.add_argument("--json", action="store_true",
@@ -52,17 +56,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-confidence", type=_probability, metavar="P",
                         help="answer nothing when the calibrated confidence is below P "
                              "(needs the calibration stored by a finished run)")
-    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
-                        help=NULL_THRESHOLD_HELP)
     parser.add_argument("--data", type=Path, metavar="FILE",
                         help="answer every question of a SQuAD file (nested or flat)")
     parser.add_argument("--out", type=Path, metavar="PATH",
                         help="where --data writes id -> answer JSON "
                              "(default: RUN_DIR/predictions_<data file stem>.json)")
-    parser.add_argument("--max-samples", type=positive_int, metavar="N",
-                        help="with --data: only the first N usable questions")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="windows per forward pass (default: the run's eval batch size)")
+    add_scoring_arguments(parser, max_samples_note="with --data: ")
     args = parser.parse_args(argv)
     single = args.question is not None or args.context is not None
     if args.data is None and (args.question is None or args.context is None):

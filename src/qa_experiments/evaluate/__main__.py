@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from qa_experiments.cli import NULL_THRESHOLD_HELP, null_threshold, positive_int, run_command
+from qa_experiments.cli import add_run_dir_argument, add_scoring_arguments, run_command
 from qa_experiments.summary import tuning_lines
 
 PROG = "qa-evaluate"
@@ -29,19 +29,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Exact match and F1 of a trained QA model on a SQuAD file."
     )
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                        help="a run directory (model/, config.json) or a checkpoint directory")
+    add_run_dir_argument(parser)
     parser.add_argument("--data", type=Path, metavar="FILE", required=True,
                         help="SQuAD data with answers (nested official JSON or flat records)")
     parser.add_argument("--out", type=Path, metavar="PATH",
                         help="metrics JSON (default: RUN_DIR/eval_<data file stem>.json)")
-    parser.add_argument("--max-samples", type=positive_int, metavar="N",
-                        help="only N usable questions, chosen like data.max_eval_samples (the "
-                             "first N; SQuAD v2: keeping the answerable/unanswerable mix)")
-    parser.add_argument("--batch-size", type=positive_int, metavar="N",
-                        help="windows per forward pass (default: the run's eval batch size)")
-    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
-                        help=NULL_THRESHOLD_HELP)
+    add_scoring_arguments(parser)
     return parser.parse_args(argv)
 
 
