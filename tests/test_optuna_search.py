@@ -115,6 +115,29 @@ def test_joblib_trials_report_to_the_sweepers_sqlite_study(tmp_path):
         assert (sweep / plot).read_bytes().startswith(b"\x89PNG"), plot
 
 
+def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path, monkeypatch):
+    # Trial ids run across all studies of a storage; the sweeper hands the job its trial's
+    # number, which the job maps to the id through Optuna's public storage API.
+    from qa_experiments.pruning import PRUNER_ATTR, trial_environment, trial_location
+    from qa_experiments.trial_reporting import open_trial
+
+    for spec in (f"sqlite:///{tmp_path / 'optuna.db'}", f"journal:{tmp_path / 'optuna.journal'}"):
+        other = optuna.create_study(study_name="other", storage=open_storage(spec))
+        other.ask(), other.ask()
+        study = optuna.create_study(study_name="qa", storage=open_storage(spec))
+        study.set_user_attr(PRUNER_ATTR, {"_target_": "optuna.pruners.NopPruner"})
+        study.ask()
+        second = study.ask()
+        for name, value in trial_environment("qa", spec, second.number).items():
+            monkeypatch.setenv(name, value)
+        opened = open_trial(*trial_location())
+        opened.report(42.0, 7)
+        stored = optuna.load_study(study_name="qa", storage=open_storage(spec)).trials
+        assert opened.number == 1
+        assert [t.intermediate_values for t in stored] == [{}, {7: 42.0}], spec
+        assert all(t.intermediate_values == {} for t in other.trials)
+
+
 def test_plots_wait_for_what_they_show(tmp_path):
     study = optuna.create_study()
     assert plot_missing(study, "optimization_history.png") == "no complete trial"

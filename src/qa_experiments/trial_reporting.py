@@ -62,12 +62,16 @@ def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
     return TrialReporter(open_trial(*location), evaluate, None if every == "epoch" else int(every))
 
 
-def open_trial(study_name: str, storage: str, trial_id: int):
-    """The running trial `trial_id`, with the study's pruner as the sweeper configured it."""
+def open_trial(study_name: str, storage_spec: str, trial_number: int):
+    """The running trial number `trial_number`, with the study's pruner as the sweeper
+    configured it (the storage maps the number to its trial id: public Optuna API)."""
     import optuna
 
     from qa_experiments.optuna_storage import open_storage
 
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+    storage = open_storage(storage_spec)
+    study = optuna.load_study(study_name=study_name, storage=storage)
     study.pruner = instantiate(study.user_attrs[PRUNER_ATTR])
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(study_name), trial_number)
     return optuna.trial.Trial(study, trial_id)
