@@ -15,6 +15,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from packaging.requirements import Requirement
+from test_wandb_sweep import wandb_history
 
 from conftest import FAST
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
@@ -191,6 +192,11 @@ def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     state = wandb_state(sweep / "0")
     assert "pruned" in state["tags"] and state["exit_code"] == 0
     assert state["summary"]["pruned"] is True and state["summary"]["pruned_at_step"] == 1
+    # Its one slice score is in the history as eval/f1, but no full-set F1 in the summary.
+    slice_f1 = json.loads((sweep / "0" / "intermediate.json").read_text())[0]["f1"]
+    assert wandb_history(sweep / "0", "eval/f1") == [pytest.approx(slice_f1)]
+    assert state["summary"]["eval/f1_pruning_slice"] == pytest.approx(slice_f1)
+    assert "eval/f1" not in state["summary"]
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
 
 
