@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import datasets
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from transformers import TrainerCallback
@@ -38,7 +39,12 @@ class TrialReporter(TrainerCallback):
             self.report(state.global_step, control)
 
     def report(self, step: int, control) -> None:
-        f1 = float(self.evaluate())
+        # Evaluating draws from the random state (each DataLoader iterator takes a seed), which
+        # would change dropout and batches from here on: a reporting job would train another
+        # model than the same job without reports.
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            f1 = float(self.evaluate())
         self.scores.append({"step": step, "f1": f1})
         if self.run is not None:
             self.run.log({F1_METRIC: f1, "train/global_step": step})
