@@ -76,16 +76,17 @@ def run_search(overrides: list[str], sweep_dir: Path) -> dict:
 def main() -> None:
     args = parse_args()
     results = {}
+    print("| pruner | wall time (s) | time vs none | best F1 | trials |\n|---|---|---|---|---|",
+          flush=True)
     with tempfile.TemporaryDirectory() as scratch:
-        for name, pruner in PRUNERS.items():
-            results[name] = run_search(search_overrides(args) + pruner, Path(scratch) / name)
-    base = results["none"]["wall_seconds"]
-    print("| pruner | wall time (s) | time vs none | best F1 | trials |\n|---|---|---|---|---|")
-    for name, result in results.items():
-        print(f"| {name} | {result['wall_seconds']:.0f} | {result['wall_seconds'] / base:.2f} | "
-              f"{result['best_f1']:.2f} | {result['states']} |")
-    args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
-                                       "results": results}, indent=2))
+        for name, pruner in PRUNERS.items():  # each row as soon as its search ends
+            result = run_search(search_overrides(args) + pruner, Path(scratch) / name)
+            results[name] = result
+            ratio = result["wall_seconds"] / results["none"]["wall_seconds"]
+            print(f"| {name} | {result['wall_seconds']:.0f} | {ratio:.2f} | "
+                  f"{result['best_f1']:.2f} | {result['states']} |", flush=True)
+            args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
+                                               "results": results}, indent=2))
 
 
 if __name__ == "__main__":

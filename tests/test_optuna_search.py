@@ -15,6 +15,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from packaging.requirements import Requirement
+from test_wandb_sweep import wandb_history
 
 from conftest import FAST
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
@@ -115,6 +116,29 @@ def test_joblib_trials_report_to_the_sweepers_sqlite_study(tmp_path):
         assert (sweep / plot).read_bytes().startswith(b"\x89PNG"), plot
 
 
+def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path, monkeypatch):
+    # Trial ids run across all studies of a storage; the sweeper hands the job its trial's
+    # number, which the job maps to the id through Optuna's public storage API.
+    from qa_experiments.pruning import PRUNER_ATTR, trial_environment, trial_location
+    from qa_experiments.trial_reporting import open_trial
+
+    for spec in (f"sqlite:///{tmp_path / 'optuna.db'}", f"journal:{tmp_path / 'optuna.journal'}"):
+        other = optuna.create_study(study_name="other", storage=open_storage(spec))
+        other.ask(), other.ask()
+        study = optuna.create_study(study_name="qa", storage=open_storage(spec))
+        study.set_user_attr(PRUNER_ATTR, {"_target_": "optuna.pruners.NopPruner"})
+        study.ask()
+        second = study.ask()
+        for name, value in trial_environment("qa", spec, second.number).items():
+            monkeypatch.setenv(name, value)
+        opened = open_trial(*trial_location())
+        opened.report(42.0, 7)
+        stored = optuna.load_study(study_name="qa", storage=open_storage(spec)).trials
+        assert opened.number == 1
+        assert [t.intermediate_values for t in stored] == [{}, {7: 42.0}], spec
+        assert all(t.intermediate_values == {} for t in other.trials)
+
+
 def test_plots_wait_for_what_they_show(tmp_path):
     study = optuna.create_study()
     assert plot_missing(study, "optimization_history.png") == "no complete trial"
@@ -168,6 +192,11 @@ def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     state = wandb_state(sweep / "0")
     assert "pruned" in state["tags"] and state["exit_code"] == 0
     assert state["summary"]["pruned"] is True and state["summary"]["pruned_at_step"] == 1
+    # Its one slice score is in the history as eval/f1, but no full-set F1 in the summary.
+    slice_f1 = json.loads((sweep / "0" / "intermediate.json").read_text())[0]["f1"]
+    assert wandb_history(sweep / "0", "eval/f1") == [pytest.approx(slice_f1)]
+    assert state["summary"]["eval/f1_pruning_slice"] == pytest.approx(slice_f1)
+    assert "eval/f1" not in state["summary"]
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
 
 

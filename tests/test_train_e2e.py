@@ -188,3 +188,20 @@ def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch
     assert len(lengths) >= 6, lengths
     assert 1 <= compiles <= 3  # static, dynamic length, dynamic batch size (the last batch)
     assert results["train_samples_per_second"] > 0
+
+
+def test_intermediate_scores_leave_training_unchanged(tmp_path):
+    # The slice evaluations run inside training; they must not move the random state that
+    # dropout and later batches draw from, or a reporting job trains a different model.
+    _, plain = run_train(tmp_path, "plain", ["model=tiny_bert"])
+    _, reported = run_train(tmp_path, "reported", [
+        "model=tiny_bert", "pruning.intermediate_eval=true", "pruning.report_every=1",
+        "pruning.eval_questions=4"])
+    without, with_reports = (json.loads((d / "results.json").read_text())
+                             for d in (plain, reported))
+    scores = json.loads((reported / "intermediate.json").read_text())
+    assert len(scores) == without["train_steps"] > 1 and not (plain / "intermediate.json").exists()
+    assert with_reports["train_loss"] == without["train_loss"]
+    assert with_reports["f1"] == without["f1"]
+    plain_model = (plain / "model" / "model.safetensors").read_bytes()
+    assert (reported / "model" / "model.safetensors").read_bytes() == plain_model

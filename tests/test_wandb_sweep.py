@@ -33,8 +33,11 @@ def test_preset_space_becomes_wandb_parameters():
         "optimizer.lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-3},
         "hardware.train_batch_size": {"values": [8, 16, 24, 32]},
         "trainer.num_train_epochs": {"distribution": "int_uniform", "min": 1, "max": 3},
+        "pruning.intermediate_eval": {"value": True},  # eval/f1 during training, for Hyperband
         "data": {"value": "squad"},
     }
+    overridden = sweep_config(["pruning.intermediate_eval=false"], "bayes", min_iter=1)
+    assert overridden["parameters"]["pruning.intermediate_eval"] == {"value": False}
 
 
 def test_wandbs_sweep_schema_accepts_it(tmp_path, capsys):
@@ -49,20 +52,51 @@ def test_wandbs_sweep_schema_accepts_it(tmp_path, capsys):
     assert "W&B refuses" in capsys.readouterr().out and not (tmp_path / "bad.yaml").exists()
 
 
+def agent_arguments(config: dict, sampled: dict) -> list[str]:
+    """`${args_no_hyphens}` as a W&B agent expands it: key=value with Python's str of each
+    sampled or fixed value."""
+    values = {key: spec["value"] for key, spec in config["parameters"].items() if "value" in spec}
+    return [f"{key}={value}" for key, value in {**values, **sampled}.items()]
+
+
+def wandb_history(run_dir, key: str) -> list[float]:
+    """Every value of `key` in the run's history, in order, read from its .wandb log."""
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    done = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json",
+                           str(offline_run)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    rows = [r["history"]["item"] for r in records if r.get("type") == "history"]
+    return [row[key] for row in rows if key in row]
+
+
 def test_agent_style_job_logs_into_the_agents_run(tmp_path):
-    # What `wandb agent` runs for one sampled point: the command with ${args_no_hyphens}
-    # expanded, and the run it created named by WANDB_RUN_ID.
-    sampled = ["model=tiny_bert", "optimizer.lr=0.0003", "optimizer.warmup=0.1"]
+    # What `wandb agent` runs for one sampled point of the generated sweep: the command with
+    # ${args_no_hyphens} expanded, and the run it created named by WANDB_RUN_ID.
+    config = sweep_config(["model=tiny_bert", "pruning.report_every=1",
+                           "pruning.eval_questions=4"], "bayes", min_iter=1)
+    arguments = agent_arguments(config, {"optimizer.lr": 0.0003, "optimizer.warmup": 0.1})
+    assert "pruning.intermediate_eval=True" in arguments
     env = {**os.environ, "WANDB_RUN_ID": "agentrun01", "WANDB_MODE": "offline"}
     done = subprocess.run(
-        [sys.executable, "-m", "qa_experiments.train", *FAST, "logger=wandb", *sampled,
+        [sys.executable, "-m", "qa_experiments.train", *FAST, "logger=wandb", *arguments,
          f"hydra.run.dir={tmp_path / 'run'}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    run = tmp_path / "run"
+    config = json.loads((run / "config.json").read_text())
     assert (config["model"]["name"], config["optimizer"]["lr"],
             config["optimizer"]["warmup"]) == ("tiny_bert", 3e-4, 0.1)
-    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
-    assert [run.name.rsplit("-", 1)[-1] for run in runs] == ["agentrun01"]  # no second run
-    assert wandb_state(tmp_path / "run")["run_id"] == "agentrun01"
+    runs = list((run / "wandb").glob("offline-run-*"))
+    assert [r.name.rsplit("-", 1)[-1] for r in runs] == ["agentrun01"]  # no second run
+    state = wandb_state(run)
+    assert state["run_id"] == "agentrun01"
+
+    # Hyperband's input: eval/f1 at each report on the 4-question slice, then the full-set F1.
+    final = json.loads((run / "results.json").read_text())["f1"]
+    scores = json.loads((run / "intermediate.json").read_text())
+    history = wandb_history(run, "eval/f1")
+    steps = json.loads((run / "results.json").read_text())["train_steps"]
+    assert [s["step"] for s in scores] == list(range(1, steps + 1)) and steps > 1
+    assert history == pytest.approx([s["f1"] for s in scores] + [final])
+    assert state["summary"]["eval/f1"] == pytest.approx(final)

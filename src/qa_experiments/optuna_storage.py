@@ -26,13 +26,15 @@ def absolute_storage(spec: str | None) -> str | None:
     return spec
 
 
-def open_storage(spec: str | None) -> optuna.storages.BaseStorage | str | None:
-    """What `optuna.create_study(storage=...)` takes for `spec`: a JournalStorage for
-    `journal:PATH`, the URL otherwise, None for an in-memory study."""
-    if spec is not None and spec.startswith(JOURNAL_PREFIX):
+def open_storage(spec: str | None) -> optuna.storages.BaseStorage | None:
+    """The storage `spec` names: a JournalStorage for `journal:PATH`, an RDBStorage for an
+    SQLAlchemy URL, None for an in-memory study (what `optuna.create_study` takes)."""
+    if spec is None:
+        return None
+    if spec.startswith(JOURNAL_PREFIX):
         from optuna.storages.journal import JournalFileBackend
 
         path = Path(spec.removeprefix(JOURNAL_PREFIX))
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-    return spec
+    return optuna.storages.RDBStorage(spec)

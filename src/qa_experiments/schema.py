@@ -101,10 +101,12 @@ class LoggerConfig:
 
 @dataclass
 class PruningConfig:
-    """How a trial of a pruned Optuna search reports its dev F1 (ignored outside one)."""
+    """When and on what a job measures intermediate dev F1: in an Optuna search with a pruner,
+    or in any job with intermediate_eval (logged to W&B as eval/f1, for W&B Sweeps)."""
 
     report_every: str = "epoch"  # "epoch" or a number of optimizer steps
     eval_questions: int = 200  # the first questions of the eval set (all their windows)
+    intermediate_eval: bool = False  # also outside a pruned Optuna search (qa-wandb-sweep sets it)
 
 
 @dataclass

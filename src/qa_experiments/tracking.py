@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
 INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
+F1_METRIC = "eval/f1"  # dev F1: what sweeps maximise; intermediate values are on a slice
 
 
 class TrackingError(RuntimeError):
@@ -123,16 +124,27 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     return summary
 
 
+def log_final(run, metrics: dict[str, float]) -> None:
+    """Log the final metrics as the run's last history row, after any intermediate `eval/f1`
+    on the pruning slice, so that the metric's history (what W&B's Hyperband reads) ends on the
+    full-set score."""
+    if run is not None:
+        run.log(metrics)
+
+
 def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
-               tags: tuple[str, ...] = ()) -> None:
-    """Record the final metrics (and extra `tags`) and close the run, also when the job
-    failed."""
+               tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
+    """Record the final metrics (and extra `tags`), remove the summary keys `unset`, and close
+    the run, also when the job failed."""
     if run is None:
         return
     if tags:
         run.tags = tuple(sorted({*run.tags, *tags}))
     if summary:
         run.summary.update(summary)
+    for key in unset:
+        if key in run.summary.keys():
+            del run.summary[key]
     run.finish(exit_code=exit_code)
 
 

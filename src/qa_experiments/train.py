@@ -28,7 +28,7 @@ from qa_experiments.schema import ConfigError, register_schema, validate_config
 from qa_experiments.squad_data import DataError
 from qa_experiments.squad_files import check_readable
 from qa_experiments.summary import run_summary
-from qa_experiments.tracking import TrackingError
+from qa_experiments.tracking import F1_METRIC, TrackingError
 
 log = logging.getLogger("qa_experiments.train")
 
@@ -111,13 +111,14 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
                 group=sweep_group(hydra_cfg),
                 tags=[cfg.model.name, cfg.data.name],
             )
-        results = run_experiment(cfg, run_dir)
+        results = run_experiment(cfg, run_dir, run)
         if chief:
             write_error_report(run_dir, run)
     except TrialPruned as pruned:
         if chief:
             write_status(run_dir, "pruned", overrides)
-        tracking.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",))
+        tracking.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",),
+                            unset=(F1_METRIC,))  # a pruned job has no full-set F1
         raise
     except BaseException as error:
         if chief:
@@ -126,7 +127,9 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         raise
     if chief:
         write_status(run_dir, "finished", overrides)
-    tracking.finish_run(run, tracking.summary_metrics(results), exit_code=0)
+    final = tracking.summary_metrics(results)
+    tracking.log_final(run, final)
+    tracking.finish_run(run, final, exit_code=0)
     return results
 
 

@@ -32,9 +32,9 @@ from qa_experiments.trial_reporting import trial_reporter
 log = logging.getLogger(__name__)
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, Any]:
     """Train and evaluate a validated `cfg`; write the run's files into `run_dir`; return
-    its metrics."""
+    its metrics. `wandb_run` (the job's W&B run, if any) gets the intermediate scores."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
     warning = data_parallel_warning(args.n_gpu, args.world_size)
     if warning:
@@ -69,7 +69,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     ledger = RunLedger()
     trainer.add_callback(FiniteGuard(resumed_from=checkpoint))
     trainer.add_callback(ledger)
-    reporter = trial_reporter(cfg, trainer, eval_features, eval_examples)
+    reporter = trial_reporter(cfg, trainer, eval_features, eval_examples, wandb_run)
     if reporter is not None:
         trainer.add_callback(reporter)
     trainer.train(resume_from_checkpoint=checkpoint)

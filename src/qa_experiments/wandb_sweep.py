@@ -1,6 +1,7 @@
 """`qa-wandb-sweep`: the Optuna preset's search space as a W&B sweep, so that `wandb agent` can
 drive the same search: each agent run calls `python -m qa_experiments.train key=value ...` with
-the sampled values as Hydra overrides (`${args_no_hyphens}`).
+the sampled values as Hydra overrides (`${args_no_hyphens}`), plus pruning.intermediate_eval=true
+so that each run logs eval/f1 during training and Hyperband early termination can act.
 
     qa-wandb-sweep                                 # writes wandb_sweep.yaml, prints next steps
     qa-wandb-sweep --method random 'optimizer.lr=tag(log, interval(1e-5, 1e-3))' data=squad
@@ -28,9 +29,13 @@ from optuna.distributions import (
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
 from qa_experiments.paths import config_dir, register_resolvers
 from qa_experiments.schema import register_schema
+from qa_experiments.tracking import F1_METRIC
 
 COMMAND = ["${env}", "${interpreter}", "-m", "qa_experiments.train", "${args_no_hyphens}"]
-METRIC = {"name": "eval/f1", "goal": "maximize"}
+METRIC = {"name": F1_METRIC, "goal": "maximize"}
+# Every run logs eval/f1 on the pruning slice at pruning.report_every, so that Hyperband has a
+# history to compare runs on (a user's own pruning.* overrides come later and win).
+INTERMEDIATE = ["pruning.intermediate_eval=true"]
 
 
 def preset_space() -> list[str]:
@@ -44,7 +49,7 @@ def preset_space() -> list[str]:
 
 def sweep_config(overrides: list[str], method: str, min_iter: int) -> dict[str, Any]:
     """The W&B sweep configuration of the preset's space with `overrides` applied."""
-    distributions, fixed = parse_search_space(preset_space() + overrides)
+    distributions, fixed = parse_search_space(preset_space() + INTERMEDIATE + overrides)
     parameters = {key: wandb_parameter(d) for key, d in distributions.items()}
     parameters.update({key: {"value": yaml.safe_load(value)} for key, value in fixed.items()})
     return {"method": method, "metric": dict(METRIC), "parameters": parameters,

@@ -93,8 +93,7 @@ class OptunaSweeper(Sweeper):
         values = {**{key: format_value(value) for key, value in trial.params.items()}, **fixed}
         overrides = [f"{key}={value}" for key, value in values.items()]
         if self.pruning:
-            # The storage's trial id (Optuna has no public lookup from trial number to id).
-            environment = trial_environment(study.study_name, storage, trial._trial_id)
+            environment = trial_environment(study.study_name, storage, trial.number)
             overrides += [f"++hydra.job.env_set.{name}={quote(value)}"
                           for name, value in environment.items()]
         return overrides
