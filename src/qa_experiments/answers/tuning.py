@@ -85,8 +85,9 @@ def threshold_figures(
             f"null_score_diff_threshold (answer '' when null score - best span score > it). "
             f"cross_validated_*: {N_FOLDS} folds by context, each scored with the threshold "
             f"that maximised F1 on the other folds (fold_thresholds); tuned_threshold: "
-            f"maximises F1 on all {len(answers)} questions, stored in model/{CALIBRATION_FILE}"
-            " for data.null_score_diff_threshold=auto; *_at_threshold_0: the reference's fixed "
+            f"maximises F1 on all {len(answers)} questions (a training run saves it in "
+            f"model/{CALIBRATION_FILE} for data.null_score_diff_threshold=auto; qa-evaluate "
+            "only reports it); *_at_threshold_0: the reference's fixed "
             "threshold. The oracle best_exact/best_f1 (evaluate-v2.0.py from na_prob.json) "
             "choose their threshold on the scored questions."
         ),
@@ -126,8 +127,9 @@ def calibration_figures(
             "spans and no answer) against its exact match; after: Platt scaling of its "
             f"log-odds, {N_FOLDS} folds by context, each question's confidence from the fit "
             "on the other folds; ECE over "
-            f"{N_BINS} equal-width bins. stored: the fit on all {len(p)} questions, in "
-            f"model/{CALIBRATION_FILE}, used by qa-predict and qa-evaluate."
+            f"{N_BINS} equal-width bins. stored: the fit on all {len(p)} questions (a "
+            f"training run saves it as model/{CALIBRATION_FILE} for qa-predict and "
+            "qa-evaluate; qa-evaluate only reports it)."
         ),
     }
     return section, stored, confidence
