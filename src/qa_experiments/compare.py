@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import math
 import re
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from qa_experiments.analysis.run_files import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def _job_order(job_dir: Path) -> tuple[int, int, str]:
 
 def read_job(job_dir: Path, sweep: str = "") -> JobRow:
     """One job's row; missing or unreadable files never raise, they leave fields empty."""
-    status_doc = _read_json(job_dir / "status.json") or {}
+    status_doc = read_json_object(job_dir / "status.json") or {}
     results = _read_results(job_dir / "results.json")
     overrides = _read_overrides(job_dir, status_doc)
     status, error = _job_status(status_doc, results)
@@ -113,7 +114,7 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
         sweep=sweep,
         job=job_id(job_dir.name),
         overrides=" ".join(overrides),
-        backbone=_backbone(_read_json(job_dir / "config.json"), overrides),
+        backbone=_backbone(read_json_object(job_dir / "config.json"), overrides),
         status=status,
         exact_match=_number(metrics.get("exact_match")),
         f1=_number(metrics.get("f1")),
@@ -123,18 +124,9 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
     )
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`; None when missing, unreadable, half-written or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _read_results(path: Path) -> dict[str, Any] | None:
     """results.json when it is complete enough to rank the job (it has a finite F1)."""
-    results = _read_json(path)
+    results = read_json_object(path)
     return results if results and _number(results.get("f1")) is not None else None
 
 

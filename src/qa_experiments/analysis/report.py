@@ -17,8 +17,8 @@ from typing import Any
 from qa_experiments.analysis import abstention, charts
 from qa_experiments.analysis.run_files import (
     questions_path,
+    read_json_object,
     read_questions,
-    read_results,
     results_path,
 )
 from qa_experiments.analysis.slices import SLICERS, SliceScore, score_slices
@@ -58,7 +58,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
     run_dir = Path(run_dir)
     source = questions_path(run_dir, questions)
     records = read_questions(source)
-    results = read_results(results_path(source))
+    results = read_json_object(results_path(source))
     if out_dir is None:
         out_dir = run_dir / (REPORT_DIR if questions is None else f"{REPORT_DIR}_{source.stem}")
     out_dir = Path(out_dir)

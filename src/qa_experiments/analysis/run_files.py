@@ -72,10 +72,10 @@ def _record(line: str, path: Path, number: int) -> dict[str, Any]:
     return record
 
 
-def read_results(path: Path) -> dict[str, Any] | None:
-    """The scores JSON at `path` when present and readable, else None."""
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`; None when missing, unreadable, half-written or not an object."""
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-    return results if isinstance(results, dict) else None
+    return data if isinstance(data, dict) else None
