@@ -6,6 +6,7 @@ them); skipped only where `sbatch` is missing."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,8 +48,12 @@ def command(sweep: Path, *overrides: str) -> list[str]:
 
 
 def multirun(sweep: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """The sweep, submitted from an environment that names a W&B service which no longer runs:
+    what a job inherits from a notebook or script that used W&B and ended (or is on another
+    node). Each job must start its own service, and own every file it writes."""
+    gone = {**os.environ, "WANDB_SERVICE": f"3-1-unix-{sweep.parent}/gone.sock"}
     return subprocess.run(command(sweep, *FAST, *overrides), capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env=gone)
 
 
 def status(job_dir: Path) -> str:

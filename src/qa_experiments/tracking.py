@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import re
+import socket
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +65,7 @@ def start_run(
     import wandb
 
     mode = wandb_mode(logger_cfg.mode)
+    forget_unreachable_service()
     timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
     try:
         run = wandb.init(
@@ -82,6 +86,39 @@ def start_run(
     if mode == "offline":
         log.info("W&B is offline; upload the run later with: wandb sync %s", sync_dir(run))
     return run
+
+
+# wandb's WANDB_SERVICE token: "<version>-<pid>-unix-<socket path>" or "...-tcp-localhost-<port>".
+SERVICE_TOKEN = re.compile(r"\d+-\d+-(?:unix-(?P<path>.+)|tcp-localhost-(?P<port>\d+))")
+
+
+def forget_unreachable_service(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Drop an inherited WANDB_SERVICE whose wandb-core service does not answer here, so that
+    wandb starts the job's own service instead of failing to connect.
+
+    A process that used W&B (a notebook, a script) passes the variable to the jobs it submits:
+    sbatch exports the environment, and the job may start on another node or after that process
+    ended. A token wandb cannot parse is left for wandb to report.
+    """
+    token = environ.get("WANDB_SERVICE", "")
+    match = SERVICE_TOKEN.fullmatch(token)
+    if match is None or _answers(match["path"], match["port"]):
+        return
+    log.info("W&B: the service in WANDB_SERVICE=%s does not answer on this machine (inherited "
+             "from the process that started this job); this job starts its own.", token)
+    del environ["WANDB_SERVICE"]
+
+
+def _answers(path: str | None, port: str | None) -> bool:
+    """True when something accepts a connection on the unix socket `path` or localhost:`port`."""
+    family, address = (socket.AF_UNIX, path) if path else (socket.AF_INET, ("localhost", int(port)))
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+    return True
 
 
 def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
