@@ -216,3 +216,28 @@ def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsy
     assert not (tmp_path / "out.json").exists()
     if problem == "damaged_model":
         assert "is damaged" in err
+
+
+@pytest.mark.parametrize("cli,argv", [
+    (predict, ["-q", QUESTION, "-c", CONTEXT]),
+    (evaluate, ["--data", str(DEV), "--max-samples", "2"]),
+])
+@pytest.mark.parametrize("threshold", ["0.5", "auto"])
+def test_null_threshold_on_a_v1_model_is_refused(cli, argv, threshold, run_dir, tmp_path,
+                                                 capsys):
+    out = ["--out", str(tmp_path / "out.json")] if cli is evaluate else []
+    assert cli.main([str(run_dir), *argv, *out, "--null-threshold", threshold]) == 2
+    err = capsys.readouterr().err
+    assert "--null-threshold changes nothing" in err and "SQuAD v1.1" in err
+    assert err.count(f"{cli.PROG}: error") == 1 and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--data", str(DEV), "--json"], "--json prints one question's answer"),
+    (["-q", QUESTION, "-c", CONTEXT, "--out", "x.json"], "--out goes with --data FILE"),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-samples", "3"], "--max-samples goes with --data"),
+])
+def test_predict_options_that_would_be_ignored_are_refused(extra, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        predict.main([str(tmp_path), *extra])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -60,15 +60,12 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         data_file_stem,
         evaluate_file,
         load_run,
-        set_null_threshold,
         write_output,
     )
     from qa_experiments.squad_files import check_readable
 
     check_readable(args.data)  # before the model is loaded
-    run = load_run(args.run_dir)
-    if args.null_threshold is not None:
-        set_null_threshold(run, args.null_threshold)
+    run = load_run(args.run_dir, null_threshold=args.null_threshold)
     results, records = evaluate_file(run, args.data, max_samples=args.max_samples,
                                      batch_size=args.batch_size, progress=True)
     print(format_metrics(results), file=out)
