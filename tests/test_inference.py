@@ -241,3 +241,20 @@ def test_predict_options_that_would_be_ignored_are_refused(extra, message, tmp_p
     with pytest.raises(SystemExit) as stopped:
         predict.main([str(tmp_path), *extra])
     assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cli,out,message", [
+    (predict, "predictions.json", "would replace the predictions.json of the training run"),
+    (evaluate, "results.json", "would replace the results.json of the training run"),
+    # its question records would go to eval_questions.jsonl, the run's own
+    (evaluate, "eval.json", "would replace the eval_questions.jsonl of the training run"),
+    (predict, ".", "is a directory"),
+    (evaluate, ".", "is a directory"),
+])
+def test_out_never_replaces_a_run_file_or_a_directory(cli, out, message, run_dir, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    argv = [str(run_dir), "--data", str(DEV), "--max-samples", "2", "--out", str(run_dir / out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count(f"{cli.PROG}: error") == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before

@@ -32,6 +32,7 @@ from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.answers.tuning import CALIBRATION_FILE
 from qa_experiments.checkpoints import weights_problem
+from qa_experiments.cli import OutputPathError
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features
@@ -57,7 +58,8 @@ class RunLoadError(ValueError):
 
 
 # Mistakes in what the user asked for: the CLIs report them in one line, exit status 2.
-USER_ERRORS = (RunLoadError, DataError, ConfigError, HubUnavailableError, FileNotFoundError)
+USER_ERRORS = (RunLoadError, DataError, ConfigError, HubUnavailableError, FileNotFoundError,
+               OutputPathError)
 
 
 @dataclass

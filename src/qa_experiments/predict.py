@@ -25,6 +25,7 @@ from typing import TextIO
 from qa_experiments.cli import (
     add_run_dir_argument,
     add_scoring_arguments,
+    check_output_path,
     positive_int,
     run_command,
 )
@@ -121,7 +122,7 @@ def _print_answer(prediction, confidence: float | None, args: argparse.Namespace
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import confidence, data_file_stem, predict_file, write_output
+    from qa_experiments.inference import confidence, predict_file, write_output
 
     examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
                                      batch_size=args.batch_size, progress=True)
@@ -130,13 +131,20 @@ def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
         low = withheld(prediction.text, confidence(run, prediction), args.min_confidence)
         abstained += low
         predictions[qid] = "" if low else prediction.text
-    path = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
+    path = _data_output(args)
     if not write_output(PROG, path, predictions):
         return 1
     note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
         if args.min_confidence is not None else ""
     print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)
     return 0
+
+
+def _data_output(args: argparse.Namespace) -> Path:
+    """Where --data writes its answers: --out, else RUN_DIR/predictions_<data file stem>.json."""
+    from qa_experiments.inference import data_file_stem
+
+    return args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
 
 
 def _quiet_progress_bars() -> None:
@@ -163,6 +171,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             "does not exist (a finished run writes it; checkpoints have none).")
     if args.data is not None:
         check_readable(args.data)  # before the model is loaded
+        check_output_path(_data_output(args))
     else:
         _quiet_progress_bars()  # one question: just the answer
     run = load_run(args.run_dir, null_threshold=args.null_threshold)
