@@ -323,3 +323,16 @@ def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, c
     assert report_cli.main([str(run_dir), "--questions", str(run_dir / "nope.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "nope.jsonl: no such question file (--questions)" in err and err.count("\n") == 1
+
+
+def test_the_reliability_legend_hides_no_bar(tmp_path, monkeypatch):
+    from qa_experiments.analysis import charts
+    from qa_experiments.answers.calibration_metrics import reliability_bins
+
+    figures = []
+    monkeypatch.setattr(charts, "_save", lambda figure, path: figures.append(figure) or path)
+    bins = reliability_bins([0.05, 0.3, 0.95] * 5, [1, 1, 1] * 5)  # tall bars on the left
+    charts.reliability_chart(bins, "calibrated confidence", 0.1, tmp_path / "r.png")
+    figures[0].canvas.draw()
+    plot = figures[0].axes[0]
+    assert not plot.get_legend().get_window_extent().overlaps(plot.get_window_extent())
