@@ -336,3 +336,16 @@ def test_the_reliability_legend_hides_no_bar(tmp_path, monkeypatch):
     figures[0].canvas.draw()
     plot = figures[0].axes[0]
     assert not plot.get_legend().get_window_extent().overlaps(plot.get_window_extent())
+
+
+def test_a_report_rewritten_in_place_keeps_no_chart_of_the_earlier_one(tmp_path):
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v1").mkdir()
+    v2_run, _ = crafted_run(tmp_path / "v2")
+    v1_run, _ = crafted_run(tmp_path / "v1", v2=False)
+    out = tmp_path / "report"
+    write_report(v2_run, out)
+    assert (out / "no_answer_threshold.png").exists()
+    report = write_report(v1_run, out)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        p.name for p in report.charts.values())  # no v2 chart of the other questions

@@ -40,6 +40,7 @@ HEADLINE_KEYS = (
     "eval_examples",
 )
 DETAIL_SECTIONS = ("no_answer_threshold", "calibration")  # results.json sections shown in full
+CHART_FILES = ("slices.png", "no_answer_threshold.png", "answerability_pr.png", "reliability.png")
 
 
 @dataclass
@@ -78,7 +79,17 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
     write_json(out_dir / "slices.json",
                {name: [asdict(b) for b in buckets] for name, buckets in slices.items()})
     write_text(report.markdown, "\n\n".join(sections) + "\n")
+    _remove_stale_charts(out_dir, report)
     return report
+
+
+def _remove_stale_charts(out_dir: Path, report: Report) -> None:
+    """Delete the charts an earlier report left in `out_dir` that this one did not draw (e.g.
+    the SQuAD v2 charts when v1.1 questions are analysed there now)."""
+    drawn = {path.name for path in report.charts.values()}
+    for name in CHART_FILES:
+        if name not in drawn:
+            (out_dir / name).unlink(missing_ok=True)
 
 
 def _pct(value: float | None) -> str:
