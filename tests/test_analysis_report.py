@@ -198,8 +198,68 @@ def test_truncated_question_file_is_refused_with_its_line(tmp_path, capsys):
 
 def test_missing_question_file_names_the_file(tmp_path, capsys):
     (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "status.json").write_text('{"status": "finished"}')
     assert report_cli.main([str(tmp_path / "run")]) == 2
-    assert "eval_questions.jsonl: missing" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "eval_questions.jsonl: missing" in err
+    # qa-evaluate writes eval_<stem>_questions.jsonl, so the hint says to pass that one
+    assert "--questions" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("f1", None, "f1 is null, expected a number in [0, 1]"),
+    ("exact_match", "yes", 'exact_match is "yes", expected a number in [0, 1]'),
+    ("question", 5, "question is 5, expected text"),
+    ("context", None, "context is null, expected text"),
+    ("answers", None, "answers is null, expected a list of texts"),
+    ("windows", 0, "windows is 0, expected an integer >= 1"),
+    ("answer_starts", [], "1 answers but 0 answer_starts"),
+    ("no_answer_probability", "high", 'no_answer_probability is "high", expected a number'),
+])
+def test_a_record_with_a_wrong_value_is_one_line_and_exit_2(tmp_path, capsys, field, value,
+                                                             message):
+    run_dir, records = crafted_run(tmp_path, n=30)
+    records[4] = {**records[4], "answers": ["Normandy"], "answer_starts": [0], field: value}
+    (run_dir / "eval_questions.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert report_cli.main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"eval_questions.jsonl: line 5: {message}" in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("status,shown", [
+    ({"status": "running"}, "status.json: running"),
+    ({"status": "failed", "error": "CUDA out of\nmemory"},
+     "status.json: failed: CUDA out of memory"),
+    ({"status": "pruned"}, "status.json: pruned"),
+])
+def test_an_unfinished_run_is_refused_even_with_files_of_an_earlier_attempt(
+        tmp_path, capsys, status, shown):
+    run_dir, _ = crafted_run(tmp_path)  # records left by an earlier attempt
+    (run_dir / "status.json").write_text(json.dumps(status))
+    assert report_cli.main([str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "the run has not finished" in err and shown in err and err.count("\n") == 1, err
+    assert not (run_dir / "report").exists()
+
+
+def test_a_directory_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
+    (tmp_path / "photos").mkdir()
+    assert report_cli.main([str(tmp_path / "photos")]) == 2
+    err = capsys.readouterr().err
+    assert "photos: not a run directory (no status.json, no eval_questions.jsonl)" in err
+
+
+def test_non_finite_scores_are_not_shown_as_nan(tmp_path):
+    run_dir, _ = crafted_run(tmp_path)
+    (run_dir / "results.json").write_text('{"exact_match": NaN, "f1": Infinity, '
+                                          '"calibration": {"ece_after": NaN}}')
+    report = write_report(run_dir)
+    text = report.markdown.read_text()
+    assert "| `f1` | not a number |" in text
+    assert "| `calibration.ece_after` | not a number |" in text
+    assert "| nan |" not in text.lower() and "| inf |" not in text
+    assert_png(report.charts["no_answer_threshold"])
 
 
 def test_every_tiny_run_ends_with_its_report_and_qa_report_rewrites_it(tmp_path):
@@ -263,3 +323,29 @@ def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, c
     assert report_cli.main([str(run_dir), "--questions", str(run_dir / "nope.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "nope.jsonl: no such question file (--questions)" in err and err.count("\n") == 1
+
+
+def test_the_reliability_legend_hides_no_bar(tmp_path, monkeypatch):
+    from qa_experiments.analysis import charts
+    from qa_experiments.answers.calibration_metrics import reliability_bins
+
+    figures = []
+    monkeypatch.setattr(charts, "_save", lambda figure, path: figures.append(figure) or path)
+    bins = reliability_bins([0.05, 0.3, 0.95] * 5, [1, 1, 1] * 5)  # tall bars on the left
+    charts.reliability_chart(bins, "calibrated confidence", 0.1, tmp_path / "r.png")
+    figures[0].canvas.draw()
+    plot = figures[0].axes[0]
+    assert not plot.get_legend().get_window_extent().overlaps(plot.get_window_extent())
+
+
+def test_a_report_rewritten_in_place_keeps_no_chart_of_the_earlier_one(tmp_path):
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v1").mkdir()
+    v2_run, _ = crafted_run(tmp_path / "v2")
+    v1_run, _ = crafted_run(tmp_path / "v1", v2=False)
+    out = tmp_path / "report"
+    write_report(v2_run, out)
+    assert (out / "no_answer_threshold.png").exists()
+    report = write_report(v1_run, out)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        p.name for p in report.charts.values())  # no v2 chart of the other questions

@@ -82,6 +82,7 @@ def test_predict_json_gives_probability_confidence_and_alternatives(run_dir, cap
 
 def test_predict_abstains_below_min_confidence_and_says_so(run_dir, capsys):
     assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json",
+                         "--null-threshold", "1000",  # the model answers (a span)
                          "--min-confidence", "1"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
@@ -126,3 +127,52 @@ def test_run_summary_and_wandb_summary_carry_the_tuning(run_dir):
     assert metrics["eval/no_answer_threshold/cross_validated_f1"] == pytest.approx(
         results["f1"])
     assert metrics["eval/best_f1_thresh"] == results["best_f1_thresh"]
+
+
+def copy_with_calibration(run_dir, tmp_path, **changes):
+    """A copy of the run whose model/calibration.json has `changes` (None: key removed)."""
+    copy = shutil.copytree(run_dir, tmp_path / "copy", ignore=shutil.ignore_patterns("checkpoints"))
+    path = copy / "model" / "calibration.json"
+    stored = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            stored.pop(key)
+        else:
+            stored[key] = value
+    path.write_text(json.dumps(stored))  # NaN and Infinity as Python's json writes them
+    return copy
+
+
+@pytest.mark.parametrize("changes,problem", [
+    ({"confidence": {"method": "platt", "slope": float("nan"), "intercept": 0.0}},
+     "slope nan and intercept 0.0 must be finite numbers"),
+    ({"null_score_diff_threshold": float("inf")},
+     "null_score_diff_threshold inf is not a finite number"),
+])
+def test_a_calibration_file_with_a_non_finite_value_is_refused(run_dir, tmp_path, capsys,
+                                                               changes, problem):
+    copy = copy_with_calibration(run_dir, tmp_path, **changes)
+    assert predict.main([str(copy), "-q", QUESTION, "-c", CONTEXT, "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # was {"confidence": NaN, ...}, which is not JSON
+    assert "is not a calibration file qa-train wrote" in captured.err and problem in captured.err
+
+
+def test_a_run_trained_with_auto_whose_tuning_was_skipped_decodes_with_0(run_dir, tmp_path,
+                                                                         capsys):
+    copy = copy_with_calibration(run_dir, tmp_path, null_score_diff_threshold=None)
+    assert read(copy, "config.json")["data"]["null_score_diff_threshold"] == "auto"
+    assert predict.main([str(copy), "-q", QUESTION, "-c", CONTEXT]) == 0  # as training did
+    capsys.readouterr()
+    assert predict.main([str(copy), "-q", QUESTION, "-c", CONTEXT,
+                         "--null-threshold", "auto"]) == 2  # asked for explicitly: refused
+    assert "give a number instead of auto" in capsys.readouterr().err
+
+
+def test_min_confidence_leaves_the_models_own_no_answer_alone(run_dir, capsys):
+    assert predict.main([str(run_dir), "-q", QUESTION, "-c", CONTEXT, "--json",
+                         "--null-threshold", "-1000", "--min-confidence", "1"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["answer"] == "" and "abstained" not in result
+    assert "below --min-confidence" not in captured.err

@@ -92,3 +92,25 @@ def test_no_slice_files_without_question_records(tmp_path, capsys):
     assert main([str(sweep)]) == 0
     assert "F1 by question type" not in capsys.readouterr().out
     assert not (sweep / "comparison_slices.md").exists()
+
+
+def test_a_job_with_a_damaged_record_is_listed_without_slices(tmp_path, capsys):
+    sweep = sweep_with_questions(tmp_path)
+    questions = sweep / "0" / "eval_questions.jsonl"
+    lines = questions.read_text().splitlines()
+    lines[2] = lines[2].replace('"f1": 1.0', '"f1": null').replace('"f1": 0.0', '"f1": null')
+    questions.write_text("\n".join(lines) + "\n")
+    assert main([str(sweep)]) == 0  # was a TypeError traceback
+    markdown = (sweep / "comparison_slices.md").read_text()
+    assert "#0 bert: " in markdown and "line 3: f1 is null" in markdown
+    assert "| #1 roberta |" in markdown
+
+
+def test_slice_files_of_an_earlier_comparison_are_removed_when_no_job_has_records(tmp_path,
+                                                                                capsys):
+    sweep = sweep_with_questions(tmp_path)
+    assert main([str(sweep)]) == 0 and (sweep / "comparison_slices.md").exists()
+    for job in ("0", "1"):
+        (sweep / job / "eval_questions.jsonl").unlink()
+    assert main([str(sweep)]) == 0
+    assert not list(sweep.glob("comparison_slices.*"))  # they showed jobs' records now gone

@@ -216,3 +216,45 @@ def test_user_errors_exit_2_with_one_line(cli, problem, run_dir, tmp_path, capsy
     assert not (tmp_path / "out.json").exists()
     if problem == "damaged_model":
         assert "is damaged" in err
+
+
+@pytest.mark.parametrize("cli,argv", [
+    (predict, ["-q", QUESTION, "-c", CONTEXT]),
+    (evaluate, ["--data", str(DEV), "--max-samples", "2"]),
+])
+@pytest.mark.parametrize("threshold", ["0.5", "auto"])
+def test_null_threshold_on_a_v1_model_is_refused(cli, argv, threshold, run_dir, tmp_path,
+                                                 capsys):
+    out = ["--out", str(tmp_path / "out.json")] if cli is evaluate else []
+    assert cli.main([str(run_dir), *argv, *out, "--null-threshold", threshold]) == 2
+    err = capsys.readouterr().err
+    assert "--null-threshold changes nothing" in err and "SQuAD v1.1" in err
+    assert err.count(f"{cli.PROG}: error") == 1 and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--data", str(DEV), "--json"], "--json prints one question's answer"),
+    (["-q", QUESTION, "-c", CONTEXT, "--out", "x.json"], "--out goes with --data FILE"),
+    (["-q", QUESTION, "-c", CONTEXT, "--max-samples", "3"], "--max-samples goes with --data"),
+])
+def test_predict_options_that_would_be_ignored_are_refused(extra, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        predict.main([str(tmp_path), *extra])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cli,out,message", [
+    (predict, "predictions.json", "would replace the predictions.json of the training run"),
+    (evaluate, "results.json", "would replace the results.json of the training run"),
+    # its question records would go to eval_questions.jsonl, the run's own
+    (evaluate, "eval.json", "would replace the eval_questions.jsonl of the training run"),
+    (predict, ".", "is a directory"),
+    (evaluate, ".", "is a directory"),
+])
+def test_out_never_replaces_a_run_file_or_a_directory(cli, out, message, run_dir, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    argv = [str(run_dir), "--data", str(DEV), "--max-samples", "2", "--out", str(run_dir / out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count(f"{cli.PROG}: error") == 1
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before

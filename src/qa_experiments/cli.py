@@ -37,6 +37,27 @@ def null_threshold(text: str) -> float | str:
     return value
 
 
+# What a training run writes into its directory (beside its status.json): never replaced.
+RUN_FILES = frozenset({"config.json", "status.json", "results.json", "predictions.json",
+                       "nbest_predictions.json", "na_prob.json", "eval_questions.jsonl",
+                       "intermediate.json", "train.log"})
+
+
+class OutputPathError(ValueError):
+    """An output path that is a directory or a file of a training run; the message says why."""
+
+
+def check_output_path(path: Path, what: str = "--out") -> None:
+    """OutputPathError, before any work, when `path` cannot take a command's output: it is a
+    directory, or a file a training run wrote (the run's directory never changes)."""
+    if path.is_dir():
+        raise OutputPathError(f"{what} {str(path)!r} is a directory; give a file path.")
+    if path.name in RUN_FILES and (path.parent / "status.json").is_file():
+        raise OutputPathError(
+            f"{what} {str(path)!r} would replace the {path.name} of the training run in "
+            f"{str(path.parent)!r}, which never changes; give another --out path.")
+
+
 def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
     """The positional RUN_DIR both commands take."""
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",

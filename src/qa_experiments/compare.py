@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-import math
 import re
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from qa_experiments.analysis.run_files import read_json_object
+from qa_experiments.analysis.run_files import finite_number, read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +115,10 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
         overrides=" ".join(overrides),
         backbone=_backbone(read_json_object(job_dir / "config.json"), overrides),
         status=status,
-        exact_match=_number(metrics.get("exact_match")),
-        f1=_number(metrics.get("f1")),
-        train_runtime=_number(metrics.get("train_runtime")),
-        train_samples_per_second=_number(metrics.get("train_samples_per_second")),
+        exact_match=finite_number(metrics.get("exact_match")),
+        f1=finite_number(metrics.get("f1")),
+        train_runtime=finite_number(metrics.get("train_runtime")),
+        train_samples_per_second=finite_number(metrics.get("train_samples_per_second")),
         error=error,
     )
 
@@ -127,7 +126,7 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
 def _read_results(path: Path) -> dict[str, Any] | None:
     """results.json when it is complete enough to rank the job (it has a finite F1)."""
     results = read_json_object(path)
-    return results if results and _number(results.get("f1")) is not None else None
+    return results if results and finite_number(results.get("f1")) is not None else None
 
 
 def _read_overrides(job_dir: Path, status_doc: dict[str, Any]) -> list[str]:
@@ -165,12 +164,6 @@ def _backbone(config: dict[str, Any] | None, overrides: list[str]) -> str:
         if sep and key == "model":
             return value
     return "?"
-
-
-def _number(value: Any) -> float | None:
-    """A finite number as float; None for anything else (NaN, inf, text, bool)."""
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return float(value) if is_number and math.isfinite(value) else None
 
 
 def short_error(error: Any, width: int = ERROR_WIDTH) -> str:

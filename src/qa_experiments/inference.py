@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from qa_experiments.answers.decoding import Prediction
 from qa_experiments.answers.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.answers.tuning import CALIBRATION_FILE
 from qa_experiments.checkpoints import weights_problem
+from qa_experiments.cli import OutputPathError
 from qa_experiments.hub import HubUnavailableError
 from qa_experiments.modeling import load_model, load_tokenizer
 from qa_experiments.preprocessing import prepare_eval_features
@@ -56,7 +58,8 @@ class RunLoadError(ValueError):
 
 
 # Mistakes in what the user asked for: the CLIs report them in one line, exit status 2.
-USER_ERRORS = (RunLoadError, DataError, ConfigError, HubUnavailableError, FileNotFoundError)
+USER_ERRORS = (RunLoadError, DataError, ConfigError, HubUnavailableError, FileNotFoundError,
+               OutputPathError)
 
 
 @dataclass
@@ -74,8 +77,13 @@ class LoadedRun:
     tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
 
 
-def load_run(path: str | Path) -> LoadedRun:
-    """Load a run directory (`model/` + `config.json`) or a bare checkpoint directory."""
+def load_run(path: str | Path, null_threshold: float | str | None = None) -> LoadedRun:
+    """Load a run directory (`model/` + `config.json`) or a bare checkpoint directory.
+
+    `null_threshold` (a number or "auto", the tuned one) replaces the run's
+    data.null_score_diff_threshold; RunLoadError, before the model is loaded, when the run
+    decodes as SQuAD v1.1 (the threshold would change nothing) or for auto without a tuned one.
+    """
     path = Path(path).expanduser()
     if not path.is_dir():
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
@@ -92,6 +100,9 @@ def load_run(path: str | Path) -> LoadedRun:
     config = _run_config(path, model_dir)
     data_cfg = _data_config(config.get("data", {}))
     model_cfg = _model_config(model_dir, config.get("model", {}))
+    calibration, tuned_threshold = _stored_calibration(model_dir)  # before the heavy loading
+    data_cfg.null_score_diff_threshold = _decoding_threshold(
+        data_cfg, null_threshold, tuned_threshold, path)
     try:
         tokenizer = load_tokenizer(model_cfg)
         model = load_model(model_cfg)
@@ -102,11 +113,8 @@ def load_run(path: str | Path) -> LoadedRun:
     trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
     batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
         "eval_batch_size", HardwareConfig.eval_batch_size)
-    calibration, tuned_threshold = _stored_calibration(model_dir)
-    run = LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
-                    calibration, tuned_threshold)
-    set_null_threshold(run, data_cfg.null_score_diff_threshold)
-    return run
+    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
+                     calibration, tuned_threshold)
 
 
 def calibration_path(path: str | Path) -> Path:
@@ -124,24 +132,37 @@ def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float
         stored = json.loads(path.read_text(encoding="utf-8"))
         confidence = stored.get("confidence")
         threshold = stored.get("null_score_diff_threshold")
-        return (PlattCalibration.from_dict(confidence) if confidence else None,
-                None if threshold is None else float(threshold))
+        threshold = None if threshold is None else float(threshold)
+        if threshold is not None and not math.isfinite(threshold):
+            raise ValueError(f"null_score_diff_threshold {threshold} is not a finite number")
+        return (PlattCalibration.from_dict(confidence) if confidence else None, threshold)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         raise RunLoadError(f"{str(path)!r} is not a calibration file qa-train wrote: "
                            f"{one_line(error)}; remove it or retrain.") from error
 
 
-def set_null_threshold(run: LoadedRun, value: float | str) -> None:
-    """Decode with no-answer threshold `value`; "auto" is the threshold tuned after training
-    (RunLoadError for a SQuAD v2 model without one)."""
-    if value == AUTO_THRESHOLD:
-        if run.tuned_threshold is None and run.data_cfg.version_2_with_negative:
-            raise RunLoadError(
-                f"No tuned no-answer threshold is stored with the model in "
-                f"{str(run.model_dir)!r} (model/{CALIBRATION_FILE} is written at the end of a "
-                "SQuAD v2 run); give a number instead of auto.")
-        value = run.tuned_threshold if run.tuned_threshold is not None else 0.0
-    run.data_cfg.null_score_diff_threshold = float(value)
+def _decoding_threshold(data_cfg: DictConfig, override: float | str | None,
+                        tuned: float | None, path: Path) -> float:
+    """The no-answer threshold to decode with: `override` (--null-threshold) if given, else the
+    run's own; "auto" is the tuned threshold stored with the model. A run trained with auto
+    whose tuning was skipped (too few questions) decoded with 0.0, and so does this."""
+    version_2 = data_cfg.version_2_with_negative
+    if override is not None and not version_2:
+        raise RunLoadError(
+            f"--null-threshold changes nothing for {str(path)!r}: it decodes as SQuAD v1.1 (its "
+            "run config has data.version_2_with_negative=false, or it has none), which always "
+            "answers; leave the option out.")
+    value = data_cfg.null_score_diff_threshold if override is None else override
+    if value != AUTO_THRESHOLD:
+        return float(value)
+    if tuned is not None:
+        return tuned
+    if override is not None:
+        raise RunLoadError(
+            f"No tuned no-answer threshold is stored with the model in {str(path)!r} "
+            f"(model/{CALIBRATION_FILE} gets one at the end of a SQuAD v2 run with enough "
+            "questions to tune it); give a number instead of auto.")
+    return 0.0
 
 
 def _check_run_finished(path: Path, model_dir: Path) -> None:

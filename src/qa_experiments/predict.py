@@ -25,6 +25,7 @@ from typing import TextIO
 from qa_experiments.cli import (
     add_run_dir_argument,
     add_scoring_arguments,
+    check_output_path,
     positive_int,
     run_command,
 )
@@ -71,6 +72,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.data is not None and args.top_k is not None:
         parser.error("--top-k answers one question (--question/--context); a run's "
                      "nbest_predictions.json holds the alternatives for its eval file")
+    if args.data is not None and args.json:
+        parser.error("--json prints one question's answer (--question/--context); --data "
+                     "writes its answers as JSON to --out")
+    for option, value in (("--out", args.out), ("--max-samples", args.max_samples)):
+        if value is not None and args.data is None:
+            parser.error(f"{option} goes with --data FILE; one question's answer is printed")
     return args
 
 
@@ -91,10 +98,16 @@ def _answer_json(prediction, confidence: float | None, abstained: bool, top_k: i
     return result
 
 
+def withheld(text: str, confidence: float | None, min_confidence: float | None) -> bool:
+    """Whether --min-confidence replaces the answer `text` with "": an answer (not the model's
+    own "no answer") whose confidence is below `min_confidence`."""
+    return (bool(text) and min_confidence is not None and confidence is not None
+            and confidence < min_confidence)
+
+
 def _print_answer(prediction, confidence: float | None, args: argparse.Namespace,
                   out: TextIO) -> None:
-    abstained = (args.min_confidence is not None and confidence is not None
-                 and confidence < args.min_confidence)
+    abstained = withheld(prediction.text, confidence, args.min_confidence)
     if abstained:
         print(f"{PROG}: no answer: confidence {confidence:.3f} is below --min-confidence "
               f"{args.min_confidence} (the model's answer was {prediction.text!r})",
@@ -109,22 +122,29 @@ def _print_answer(prediction, confidence: float | None, args: argparse.Namespace
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import confidence, data_file_stem, predict_file, write_output
+    from qa_experiments.inference import confidence, predict_file, write_output
 
     examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
                                      batch_size=args.batch_size, progress=True)
     predictions, abstained = {}, 0
     for qid, prediction in zip(examples["id"], answers):
-        low = args.min_confidence is not None and confidence(run, prediction) < args.min_confidence
+        low = withheld(prediction.text, confidence(run, prediction), args.min_confidence)
         abstained += low
         predictions[qid] = "" if low else prediction.text
-    path = args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
+    path = _data_output(args)
     if not write_output(PROG, path, predictions):
         return 1
     note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
         if args.min_confidence is not None else ""
     print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)
     return 0
+
+
+def _data_output(args: argparse.Namespace) -> Path:
+    """Where --data writes its answers: --out, else RUN_DIR/predictions_<data file stem>.json."""
+    from qa_experiments.inference import data_file_stem
+
+    return args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
 
 
 def _quiet_progress_bars() -> None:
@@ -142,7 +162,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         calibration_path,
         confidence,
         load_run,
-        set_null_threshold,
     )
     from qa_experiments.squad_files import check_readable
 
@@ -152,14 +171,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             "does not exist (a finished run writes it; checkpoints have none).")
     if args.data is not None:
         check_readable(args.data)  # before the model is loaded
+        check_output_path(_data_output(args))
     else:
         _quiet_progress_bars()  # one question: just the answer
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, null_threshold=args.null_threshold)
     if args.min_confidence is not None and run.calibration is None:
         raise RunLoadError(f"--min-confidence needs a calibration, but the one stored with "
                            f"{str(run.model_dir)!r} has none (too few eval questions to fit).")
-    if args.null_threshold is not None:
-        set_null_threshold(run, args.null_threshold)
     if args.data is not None:
         return _predict_data(run, args, out)
     prediction = answer(run, args.question, args.context, candidates=args.top_k or 0)

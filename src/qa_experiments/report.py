@@ -12,7 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from qa_experiments.analysis.run_files import ReportInputError, questions_path, read_questions
+from qa_experiments.analysis.run_files import (
+    ReportInputError,
+    check_finished_run,
+    questions_path,
+    read_questions,
+)
 
 PROG = "qa-report"
 
@@ -39,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: write the report; exit 2 with one line for a bad run directory or question file."""
     args = _parse_args(argv)
     try:
-        read_questions(questions_path(args.run_dir, args.questions))  # before heavy imports
+        source = questions_path(args.run_dir, args.questions)
+        if args.questions is None:
+            check_finished_run(args.run_dir)
+        read_questions(source)  # before heavy imports
     except ReportInputError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2

@@ -67,12 +67,15 @@ def reliability_chart(bins: Sequence[ReliabilityBin], label: str, ece: float,
     ax.bar([b.lower for b in filled], [b.accuracy for b in filled], width=width, align="edge",
            color="tab:blue", alpha=0.75, edgecolor="white", label="exact-match rate in bin")
     ax.plot([b.mean_confidence for b in filled], [b.accuracy for b in filled], "o",
-            color="tab:orange", markersize=4, label="(mean confidence, rate)")
+            color="tab:orange", markersize=4, label="bin mean, exact-match rate")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_ylabel("exact-match rate")
-    ax.set_title(f"Reliability of the {label} (ECE {ece:.3f}, {len(bins)} bins)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Reliability of the {label} (ECE {ece:.3f}, {len(bins)} bins)", fontsize=10,
+                 pad=24)
+    # above the plot, under the title: inside it would hide the bars of the first bins
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3,
+              frameon=False)
     ax.grid(alpha=0.3)
     counts.bar([b.lower for b in bins], [b.count for b in bins], width=width, align="edge",
                color="grey", edgecolor="white")

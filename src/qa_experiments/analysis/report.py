@@ -16,6 +16,8 @@ from typing import Any
 
 from qa_experiments.analysis import abstention, charts
 from qa_experiments.analysis.run_files import (
+    finite_number,
+    is_share,
     questions_path,
     read_json_object,
     read_questions,
@@ -38,6 +40,7 @@ HEADLINE_KEYS = (
     "eval_examples",
 )
 DETAIL_SECTIONS = ("no_answer_threshold", "calibration")  # results.json sections shown in full
+CHART_FILES = ("slices.png", "no_answer_threshold.png", "answerability_pr.png", "reliability.png")
 
 
 @dataclass
@@ -76,7 +79,17 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
     write_json(out_dir / "slices.json",
                {name: [asdict(b) for b in buckets] for name, buckets in slices.items()})
     write_text(report.markdown, "\n\n".join(sections) + "\n")
+    _remove_stale_charts(out_dir, report)
     return report
+
+
+def _remove_stale_charts(out_dir: Path, report: Report) -> None:
+    """Delete the charts an earlier report left in `out_dir` that this one did not draw (e.g.
+    the SQuAD v2 charts when v1.1 questions are analysed there now)."""
+    drawn = {path.name for path in report.charts.values()}
+    for name in CHART_FILES:
+        if name not in drawn:
+            (out_dir / name).unlink(missing_ok=True)
 
 
 def _pct(value: float | None) -> str:
@@ -119,7 +132,10 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _value(key: str, value: Any) -> str:
-    """Percentages with 2 decimals; thresholds and calibration figures with 4."""
+    """Percentages with 2 decimals; thresholds and calibration figures with 4; a NaN or
+    infinity as "not a number"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a number"
     if isinstance(value, float):
         last = key.rsplit(".", 1)[-1]
         fine = (key.startswith("calibration.") or last.startswith("threshold")
@@ -159,7 +175,7 @@ def _abstention_section(records, results, out_dir: Path, report: Report) -> str:
     curve = abstention.threshold_curve(records)
     best_t, best_f1 = curve.best()
     report.charts["no_answer_threshold"] = charts.threshold_chart(
-        curve, (results or {}).get("f1"), out_dir / "no_answer_threshold.png")
+        curve, finite_number((results or {}).get("f1")), out_dir / "no_answer_threshold.png")
     lines += ["", f"Abstaining whenever P(no answer) is above a threshold t (otherwise giving "
               f"the best non-empty span), the best F1 over all thresholds is "
               f"{best_f1:.2f} at t = {best_t:.2f}. That threshold is chosen on these same "
@@ -183,14 +199,9 @@ def confidence_source(records: Sequence[dict[str, Any]]) -> tuple[str, str] | No
     `confidence`, else the raw answer `probability`; None when neither is set everywhere."""
     for name, label in (("confidence", "calibrated confidence"),
                         ("probability", "answer probability (uncalibrated)")):
-        if all(_is_probability(r.get(name)) for r in records):
+        if all(is_share(r.get(name)) for r in records):
             return name, label
     return None
-
-
-def _is_probability(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value) and 0.0 <= value <= 1.0)
 
 
 def _calibration_section(records, out_dir: Path, report: Report) -> str:

@@ -167,11 +167,16 @@ def has_slices(jobs: list[JobSlices]) -> bool:
     return any(j.slices is not None for j in jobs)
 
 
+SLICE_FILES = ("comparison_slices.md", "comparison_slices.csv", "comparison_slices.png")
+
+
 def write_slice_view(jobs: list[JobSlices], out_dir: Path) -> list[Path]:
-    """Write comparison_slices.md, .csv and .png; [] when no job has question records."""
+    """Write comparison_slices.md, .csv and .png; [] when no job has question records (and
+    those of an earlier comparison in `out_dir` are removed: they would describe other jobs)."""
+    markdown, table, chart = (out_dir / name for name in SLICE_FILES)
     if not has_slices(jobs):
+        for path in (markdown, table, chart):
+            path.unlink(missing_ok=True)
         return []
-    markdown = out_dir / "comparison_slices.md"
     markdown.write_text(format_markdown(jobs), encoding="utf-8")
-    return [markdown, write_csv(jobs, out_dir / "comparison_slices.csv"),
-            write_chart(jobs, out_dir / "comparison_slices.png")]
+    return [markdown, write_csv(jobs, table), write_chart(jobs, chart)]

@@ -13,6 +13,7 @@ milliseconds with torch's L-BFGS (torch is a core dependency; scipy and scikit-l
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +41,14 @@ class PlattCalibration:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlattCalibration:
+        """The calibration `to_dict` wrote; ValueError for another method or a slope or
+        intercept that is not a finite number (it would give NaN confidences)."""
         if data.get("method") != METHOD:
             raise ValueError(f"unknown calibration method {data.get('method')!r}")
-        return cls(float(data["slope"]), float(data["intercept"]))
+        slope, intercept = float(data["slope"]), float(data["intercept"])
+        if not (math.isfinite(slope) and math.isfinite(intercept)):
+            raise ValueError(f"slope {slope} and intercept {intercept} must be finite numbers")
+        return cls(slope, intercept)
 
 
 def log_odds(probability) -> np.ndarray:

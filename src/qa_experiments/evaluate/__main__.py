@@ -18,7 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from qa_experiments.cli import add_run_dir_argument, add_scoring_arguments, run_command
+from qa_experiments.cli import (
+    add_run_dir_argument,
+    add_scoring_arguments,
+    check_output_path,
+    run_command,
+)
 from qa_experiments.summary import tuning_lines
 
 PROG = "qa-evaluate"
@@ -60,20 +65,19 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         data_file_stem,
         evaluate_file,
         load_run,
-        set_null_threshold,
         write_output,
     )
     from qa_experiments.squad_files import check_readable
 
     check_readable(args.data)  # before the model is loaded
-    run = load_run(args.run_dir)
-    if args.null_threshold is not None:
-        set_null_threshold(run, args.null_threshold)
+    path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    questions_path = questions_file(path)
+    check_output_path(path)
+    check_output_path(questions_path, "--out's question records")
+    run = load_run(args.run_dir, null_threshold=args.null_threshold)
     results, records = evaluate_file(run, args.data, max_samples=args.max_samples,
                                      batch_size=args.batch_size, progress=True)
     print(format_metrics(results), file=out)
-    path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
-    questions_path = questions_file(path)
     if not write_output(PROG, path, results):
         return 1
     try:
