@@ -11,9 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
-from conftest import FAST
+from conftest import FAST, compose_config
+from qa_experiments.squad_files import DataError
+from qa_experiments.train import train
 
 TINY = FAST + ["model=tiny_bert"]
 
@@ -144,3 +147,22 @@ def test_wandb_that_cannot_start_fails_in_one_line_and_is_recorded(tmp_path):
         status = json.loads((run_dir / "status.json").read_text())
         assert status["status"] == "failed" and "TrackingError" in status["error"], name
         assert not list(run_dir.glob(".*.tmp")), name
+
+
+def test_run_again_removes_what_an_unfinished_attempt_left(tmp_path):
+    """A failed (or killed) attempt's results, predictions, model and report never stay beside
+    the status of the attempt that replaced it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "status.json").write_text('{"status": "failed", "overrides": []}')
+    for name in ("results.json", "predictions.json", "nbest_predictions.json",
+                 "eval_questions.jsonl", "model/model.safetensors", "report/report.md"):
+        (run_dir / name).parent.mkdir(exist_ok=True)
+        (run_dir / name).write_text('{"f1": 99.0}')
+    missing = tmp_path / "missing.json"  # this attempt fails on its inputs, after its claim
+    cfg = compose_config(TINY + ["data=local", f"data.train_file={missing}",
+                                 f"data.eval_file={missing}"], run_dir)
+    with pytest.raises(DataError, match="missing.json"):
+        train(cfg)
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "status.json"]

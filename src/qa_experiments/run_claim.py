@@ -137,6 +137,26 @@ def start_over(run_dir: Path) -> None:
         shutil.rmtree(checkpoints)
 
 
+# What a job writes once it has trained or evaluated; status.json says whether they are complete.
+ATTEMPT_OUTPUTS = ("results.json", "predictions.json", "nbest_predictions.json", "na_prob.json",
+                   "eval_questions.jsonl", "intermediate.json", "model", "report")
+
+
+def remove_earlier_outputs(run_dir: Path) -> None:
+    """Remove what an earlier, unfinished attempt in `run_dir` left (its results, predictions,
+    model, report): until this attempt writes its own, they would describe a result that the
+    run directory does not hold, and stay beside a `failed` status if this attempt fails."""
+    earlier = [run_dir / name for name in ATTEMPT_OUTPUTS if (run_dir / name).exists()]
+    if earlier:
+        log.warning("Removing what an earlier, unfinished attempt left in %s: %s.", run_dir,
+                    ", ".join(path.name for path in earlier))
+    for path in earlier:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def remove_stale_temp_files(run_dir: Path) -> None:
     """Delete the `.NAME.*.tmp` files and directories a killed writer left (see results.py)."""
     for path in run_dir.glob(".*.tmp"):

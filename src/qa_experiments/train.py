@@ -93,6 +93,7 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     chief = is_chief()
     if chief:
         run_claim.remove_stale_temp_files(run_dir)
+        run_claim.remove_earlier_outputs(run_dir)
         if not cfg.resume:
             run_claim.start_over(run_dir)
         run_claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
