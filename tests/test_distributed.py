@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import FAST
 from qa_experiments import slurm
 
@@ -17,6 +19,7 @@ STEP = {"SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "3", "SLURM_LOCALID": "1",
         "SLURM_STEP_NODELIST": "node[01-02]", "MASTER_ADDR": "node01"}
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_share_one_run_dir(tmp_path):
     done = subprocess.run(  # `python -m torch.distributed.run` is torchrun, found without PATH
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",

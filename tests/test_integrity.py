@@ -41,6 +41,7 @@ def error_lines(done: subprocess.CompletedProcess) -> list[str]:
     return [line for line in (done.stdout + done.stderr).splitlines() if "[ERROR]" in line]
 
 
+@pytest.mark.slow
 def test_refused_and_reusing_runs_leave_a_finished_run_byte_identical(tmp_path):
     run_dir = tmp_path / "run"
     done = train_cli(run_dir)
@@ -84,6 +85,7 @@ def test_resume_with_changed_settings_is_refused_and_leaves_the_run_untouched(tm
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
     """The model is saved through a hook that writes half of model.safetensors and then
     SIGKILLs the process: what a crash or power cut during the save leaves."""
@@ -125,6 +127,7 @@ def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
     assert load_file(run_dir / "model" / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_wandb_that_cannot_start_fails_in_one_line_and_is_recorded(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -52,6 +52,7 @@ def job(sweep: Path, num: int) -> tuple[dict, dict]:
     return read("results.json"), read("config.json")
 
 
+@pytest.mark.slow
 def test_optuna_search_records_the_best_trial(tmp_path):
     done = multirun(
         tmp_path, "hparams_search=optuna", "hydra.sweeper.n_trials=3",
@@ -78,6 +79,7 @@ def test_optuna_search_records_the_best_trial(tmp_path):
     ), (trials, best)
 
 
+@pytest.mark.slow
 def test_optuna_study_persists_in_sqlite_and_resumes(tmp_path):
     import optuna
 

@@ -64,6 +64,7 @@ def test_search_space_syntax_of_hydras_optuna_sweeper():
     assert fixed == {"data.max_seq_length": "128"}
 
 
+@pytest.mark.slow
 def test_journal_search_prunes_fails_and_resumes(tmp_path):
     # ThresholdPruner(upper=-1) prunes any trial that reports at step >= 3 of its 3 steps:
     # reporting every step, a trial is pruned; every 2 steps, it finishes; every 0 steps is
@@ -97,6 +98,7 @@ def test_journal_search_prunes_fails_and_resumes(tmp_path):
     assert pruned and all(sorted(t.intermediate_values) == [1, 2, 3] for t in pruned)
 
 
+@pytest.mark.slow
 def test_joblib_trials_report_to_the_sweepers_sqlite_study(tmp_path):
     # Two trials at once in joblib's worker processes; the median pruner (5 startup trials)
     # prunes nothing, but every trial reports its F1 at steps 1 and 2 through SQLite.

@@ -31,6 +31,7 @@ def start(run_dir, *extra):
     )
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     kill_and_resume(tmp_path)
 

@@ -23,6 +23,7 @@ from test_resilience import start as run_locally
 
 pytestmark = [
     pytest.mark.slurm,
+    pytest.mark.slow,
     pytest.mark.skipif(shutil.which("sbatch") is None,
                        reason="SLURM is not installed (apt-get install -y slurm-wlm munge)"),
 ]

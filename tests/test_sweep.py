@@ -34,6 +34,7 @@ def wandb_state(run_dir):
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_sweep_over_backbones_and_learning_rates(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     done = multirun(sweep, f"model={','.join(BACKBONES)}", "optimizer.lr=1e-4,5e-4",
