@@ -127,6 +127,7 @@ def test_joblib_runs_jobs_in_parallel(tmp_path):
     assert {job(sweep, i)[1]["optimizer"]["lr"] for i in range(2)} == {1e-4, 5e-4}
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_each_job_in_its_own_process(tmp_path):
     done = multirun(tmp_path, "hydra/launcher=submitit_local", "model=tiny_bert",
                     "optimizer.lr=1e-4,5e-4")

@@ -202,6 +202,7 @@ def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
 
 
+@pytest.mark.slow
 def test_submitit_trials_prune_in_their_own_processes(tmp_path):
     # Both trials run at once, each in a submitit process; no storage set: the sweeper keeps
     # the study in a journal file in the sweep directory, which the jobs report to.

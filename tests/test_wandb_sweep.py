@@ -69,6 +69,7 @@ def wandb_history(run_dir, key: str) -> list[float]:
     return [row[key] for row in rows if key in row]
 
 
+@pytest.mark.slow
 def test_agent_style_job_logs_into_the_agents_run(tmp_path):
     # What `wandb agent` runs for one sampled point of the generated sweep: the command with
     # ${args_no_hyphens} expanded, and the run it created named by WANDB_RUN_ID.
