@@ -35,8 +35,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pruning-questions", type=int, default=100)
     parser.add_argument("--report-every", type=int, default=10, help="optimizer steps")
     parser.add_argument("--output", type=Path, default=Path("search_benchmark.json"))
+    parser.add_argument("--sweep-dir", type=Path, default=None,
+                        help="keep both sweeps (trials.csv, plots, jobs) here; default: a "
+                        "temporary directory removed at the end")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for every trial")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.sweep_dir is not None and args.sweep_dir.exists() and any(args.sweep_dir.iterdir()):
+        parser.error(f"--sweep-dir {args.sweep_dir} is not empty: its finished jobs would be "
+                     "reused instead of timed; give a new directory")
+    return args
 
 
 def search_overrides(args: argparse.Namespace) -> list[str]:
@@ -79,14 +86,15 @@ def main() -> None:
     print("| pruner | wall time (s) | time vs none | best F1 | trials |\n|---|---|---|---|---|",
           flush=True)
     with tempfile.TemporaryDirectory() as scratch:
+        sweeps = (args.sweep_dir or Path(scratch)).resolve()
         for name, pruner in PRUNERS.items():  # each row as soon as its search ends
-            result = run_search(search_overrides(args) + pruner, Path(scratch) / name)
+            result = run_search(search_overrides(args) + pruner, sweeps / name)
             results[name] = result
             ratio = result["wall_seconds"] / results["none"]["wall_seconds"]
             print(f"| {name} | {result['wall_seconds']:.0f} | {ratio:.2f} | "
                   f"{result['best_f1']:.2f} | {result['states']} |", flush=True)
             args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
-                                               "results": results}, indent=2))
+                                               "results": results}, indent=2, default=str))
 
 
 if __name__ == "__main__":
