@@ -35,6 +35,16 @@ def test_platt_recovers_slope_and_intercept_and_lowers_ece():
     assert PlattCalibration.from_dict(platt.to_dict()) == platt
 
 
+def test_platt_stays_finite_when_probabilities_separate_right_from_wrong():
+    """Six questions, every wrong answer below every right one: 0/1 targets drive the slope
+    up until every confidence is 0 or 1; Platt's targets (0.8 and 0.2 here) keep it finite."""
+    p, hits = [0.1, 0.2, 0.3, 0.7, 0.8, 0.9], [0, 0, 0, 1, 1, 1]
+    platt = fit_platt(p, hits)
+    confidences = platt.confidence(p)
+    assert 0 < platt.slope < 5
+    assert 0.1 < confidences.min() < 0.3 and 0.7 < confidences.max() < 0.9
+
+
 def test_platt_refuses_one_outcome_only():
     with pytest.raises(ValueError, match="both right and wrong"):
         fit_platt([0.2, 0.9], [1, 1])

@@ -59,7 +59,8 @@ def test_nested_flat_jsonl_and_gzip_layouts_read_the_same(tmp_path):
 
 @pytest.mark.parametrize(
     "content,message",
-    [("{not json", "invalid JSON at line 1"), ('{"rows": 3}', "not SQuAD layout")],
+    [("{not json", "invalid JSON at line 1"), ('{"rows": 3}', "not SQuAD layout"),
+     ("", "the file is empty"), (" \n\n", "the file is empty")],
 )
 def test_unreadable_files_are_refused_with_the_path(tmp_path, content, message):
     path = tmp_path / "bad.json"

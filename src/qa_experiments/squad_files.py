@@ -51,6 +51,8 @@ def read_squad_file(path: str | Path) -> list[dict[str, Any] | BadPart]:
     path = _data_file(path)
     with _reading(path), _open_bytes(path) as handle:
         text = handle.read().decode("utf-8-sig")  # a leading byte-order mark is dropped
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; give a SQuAD JSON or JSON Lines file.")
     if path.name.endswith(JSON_LINES_SUFFIXES):
         items = _parse_json_lines(text)
     else:

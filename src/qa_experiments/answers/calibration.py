@@ -56,16 +56,28 @@ def log_odds(probability) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def fit_platt(probability, correct) -> PlattCalibration:
-    """Maximum-likelihood slope and intercept (L-BFGS on the logistic loss).
+def platt_targets(hits: np.ndarray) -> np.ndarray:
+    """Platt's (1999) regularised targets: (N+ + 1) / (N+ + 2) for a right answer and
+    1 / (N- + 2) for a wrong one instead of 1 and 0. With 0/1 targets the fit has no finite
+    maximum when the probabilities separate right from wrong answers (likely on a small eval
+    set): the slope grows until L-BFGS stops and every confidence is 0 or 1. At 2,000
+    questions the targets move by less than 0.001."""
+    right = int(hits.sum())
+    wrong = len(hits) - right
+    return np.where(hits, (right + 1) / (right + 2), 1 / (wrong + 2))
 
-    Needs both outcomes among `correct`; with one only the likelihood has no maximum.
+
+def fit_platt(probability, correct) -> PlattCalibration:
+    """Maximum-likelihood slope and intercept (L-BFGS on the logistic loss against
+    `platt_targets`).
+
+    Needs both outcomes among `correct`; with one only there is nothing to calibrate against.
     """
-    hits = np.asarray(correct, dtype=np.float64)
+    hits = np.asarray(correct, dtype=np.float64) > 0.5
     if hits.min() == hits.max():
         raise ValueError("Platt scaling needs both right and wrong answers")
     x = torch.tensor(log_odds(probability))
-    y = torch.tensor(hits)
+    y = torch.tensor(platt_targets(hits))
     params = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([params], lr=1.0, max_iter=200,
                                   line_search_fn="strong_wolfe")
