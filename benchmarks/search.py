@@ -2,14 +2,16 @@
 each (issue 11's target: pruning reaches the same best F1 within noise in at most 60% of the
 time).
 
-    python benchmarks/search.py                  # 12 trials of MiniLM, 300 questions (use a GPU)
+    python benchmarks/search.py         # 12 trials of MiniLM, 300 questions (~1.5 h on 2 cores)
     python benchmarks/search.py --trials 3 --model tiny_bert --train-questions 24 \\
         --eval-questions 12 --report-every 1 hardware=cpu data.max_seq_length=128 \\
         data.doc_stride=48 data.max_question_length=32   # a smoke test, seconds per trial
 
 Both searches seed the TPE sampler alike and search learning rate, warmup and epochs; the
 pruned one uses the median pruner on F1 over the first --pruning-questions dev questions,
-reported every --report-every steps. Results go to stdout (Markdown) and --output (JSON).
+reported every --report-every optimizer steps or each epoch. The defaults are the project's
+(pruning.report_every=epoch, pruning.eval_questions=200) and Optuna's (MedianPruner: 5 startup
+trials, no warmup steps). Results go to stdout (Markdown) and --output (JSON).
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--model", default="minilm")
     parser.add_argument("--train-questions", type=int, default=300)
     parser.add_argument("--eval-questions", type=int, default=300)
-    parser.add_argument("--pruning-questions", type=int, default=100)
-    parser.add_argument("--report-every", type=int, default=10, help="optimizer steps")
+    parser.add_argument("--pruning-questions", type=int, default=200)
+    parser.add_argument("--report-every", default="epoch", type=report_every,
+                        help="optimizer steps, or `epoch`")
+    parser.add_argument("--startup-trials", type=int, default=5,
+                        help="trials the median pruner completes before it prunes")
+    parser.add_argument("--warmup-steps", type=int, default=0,
+                        help="steps before the median pruner prunes a trial")
     parser.add_argument("--output", type=Path, default=Path("search_benchmark.json"))
     parser.add_argument("--sweep-dir", type=Path, default=None,
                         help="keep both sweeps (trials.csv, plots, jobs) here; default: a "
@@ -44,6 +51,13 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--sweep-dir {args.sweep_dir} is not empty: its finished jobs would be "
                      "reused instead of timed; give a new directory")
     return args
+
+
+def report_every(text: str) -> str:
+    """`epoch` or a whole number of steps >= 1, as pruning.report_every takes it."""
+    if text != "epoch" and not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither `epoch` nor a number of steps")
+    return text
 
 
 def search_overrides(args: argparse.Namespace) -> list[str]:
@@ -60,10 +74,14 @@ def search_overrides(args: argparse.Namespace) -> list[str]:
     ]
 
 
-PRUNERS = {
-    "none": ["hydra/sweeper/pruner=none"],
-    "median": ["hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3"],
-}
+def pruners(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The searches to compare: no pruner, and the median pruner."""
+    return {
+        "none": ["hydra/sweeper/pruner=none"],
+        "median": ["hydra/sweeper/pruner=median",
+                   f"hydra.sweeper.pruner.n_startup_trials={args.startup_trials}",
+                   f"hydra.sweeper.pruner.n_warmup_steps={args.warmup_steps}"],
+    }
 
 
 def run_search(overrides: list[str], sweep_dir: Path) -> dict:
@@ -87,7 +105,7 @@ def main() -> None:
           flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         sweeps = (args.sweep_dir or Path(scratch)).resolve()
-        for name, pruner in PRUNERS.items():  # each row as soon as its search ends
+        for name, pruner in pruners(args).items():  # each row as soon as its search ends
             result = run_search(search_overrides(args) + pruner, sweeps / name)
             results[name] = result
             ratio = result["wall_seconds"] / results["none"]["wall_seconds"]

@@ -133,6 +133,19 @@ def test_predict_cli_answers_a_data_file(run_dir, trained, tmp_path, capsys):
     assert list(written) == ["q1", "q2", "q3"] and written["q1"] in CONTEXT
 
 
+@pytest.mark.parametrize("cli", [predict, evaluate])
+def test_records_left_out_of_a_data_file_are_named(cli, run_dir, tmp_path, capsys):
+    record = {"id": "q1", "question": QUESTION, "context": CONTEXT,
+              "answers": {"text": ["Jane Austen"], "answer_start": [CONTEXT.index("Jane")]}}
+    data = tmp_path / "questions.jsonl"
+    data.write_text(json.dumps(record) + "\n" + json.dumps(record | {"id": "q2"})[:40] + "\n")
+    assert cli.main([str(run_dir), "--data", str(data), "--out", str(tmp_path / "out.json")]) == 0
+    (note,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert "1 used" in note and "invalid_json (first: line 2" in note
+    written = json.loads((tmp_path / "out.json").read_text())  # the valid record is kept
+    assert list(written) == ["q1"] if cli is predict else written["eval_examples"] == 1
+
+
 def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
     """Run as `python -m qa_experiments.evaluate`: the HF `evaluate` package is not shadowed."""
     data = trained["config"]["data"]

@@ -257,11 +257,14 @@ def load_examples(
     """The usable records of a SQuAD file (nested or flat), read like a run's eval split.
 
     With `require_answers=False` (questions to answer rather than to score) a record needs
-    only id, question and context.
+    only id, question and context. Records left out are named in one line on stderr.
     """
     reading = {"dataset_name": None, "eval_file": str(data_file), "max_eval_samples": max_samples}
-    return load_split(OmegaConf.merge(run.data_cfg, reading), "eval",
-                      require_answers=require_answers)
+    examples, report = load_split(OmegaConf.merge(run.data_cfg, reading), "eval",
+                                  require_answers=require_answers)
+    if report.dropped:  # left out, never silently: one line naming the first of each problem
+        print(f"note: {report.summary()}", file=sys.stderr)
+    return examples, report
 
 
 def predict_file(
