@@ -66,12 +66,13 @@ def test_search_space_syntax_of_hydras_optuna_sweeper():
 
 @pytest.mark.slow
 def test_journal_search_prunes_fails_and_resumes(tmp_path):
-    # ThresholdPruner(upper=-1) prunes any trial that reports at step >= 3 of its 3 steps:
-    # reporting every step, a trial is pruned; every 2 steps, it finishes; every 0 steps is
-    # refused (a failed trial). The random sampler's seed (42) draws each within 5 trials.
+    # ThresholdPruner(upper=-1) prunes any trial that reports at step 3 of its 4 steps:
+    # reporting every step, a trial is pruned; every 2 steps, it finishes (step 4 is its last,
+    # never pruned on); every 0 steps is refused (a failed trial). The random sampler's seed
+    # (42) draws each within 5 trials.
     space = ["hydra.sweeper.storage=journal:study.journal", "hydra.sweeper.study_name=qa",
              "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.upper=-1",
-             "hydra.sweeper.pruner.n_warmup_steps=3", "trainer.max_steps=3",
+             "hydra.sweeper.pruner.n_warmup_steps=3", "trainer.max_steps=4",
              "pruning.report_every=choice(1,2,0)", "optimizer.lr=1e-3",
              "hydra/sweeper/sampler=random"]
     sweep = search(tmp_path, "hydra.sweeper.n_trials=5", *space)
@@ -202,6 +203,19 @@ def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     assert json.loads((sweep / "0" / "status.json").read_text())["status"] == "pruned"
 
 
+def test_a_trial_is_never_pruned_at_its_last_step(tmp_path):
+    # The pruner would stop any trial from step 2 on, but step 2 ends training: the trial is
+    # evaluated on the full set and completes, its step-2 slice score kept in the study.
+    sweep = search(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=threshold",
+                   "hydra.sweeper.pruner.upper=-1", "hydra.sweeper.pruner.n_warmup_steps=2",
+                   "trainer.max_steps=2", "optimizer.lr=1e-3")
+    [row] = trials_table(sweep)
+    assert (row["state"], row["last_step"]) == ("complete", "2"), row
+    assert (sweep / "0" / "results.json").is_file()
+    scores = json.loads((sweep / "0" / "intermediate.json").read_text())
+    assert [s["step"] for s in scores] == [1, 2]
+
+
 @pytest.mark.slow
 def test_submitit_trials_prune_in_their_own_processes(tmp_path):
     # Both trials run at once, each in a submitit process; no storage set: the sweeper keeps
@@ -209,7 +223,7 @@ def test_submitit_trials_prune_in_their_own_processes(tmp_path):
     sweep = search(tmp_path, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
                    "hydra.sweeper.n_trials=2", "hydra/sweeper/pruner=threshold",
                    "hydra.sweeper.pruner.upper=-1", "hydra.sweeper.pruner.n_warmup_steps=3",
-                   "trainer.max_steps=3", "pruning.report_every=choice(1,2)",
+                   "trainer.max_steps=4", "pruning.report_every=choice(1,2)",
                    "optimizer.lr=1e-3")
     states = {row["pruning.report_every"]: row["state"] for row in trials_table(sweep)}
     assert states == {"1": "pruned", "2": "complete"}

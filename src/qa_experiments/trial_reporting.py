@@ -32,13 +32,16 @@ class TrialReporter(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.every_steps and state.global_step % self.every_steps == 0:
-            self.report(state.global_step, control)
+            self.report(state, control)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         if not self.every_steps:
-            self.report(state.global_step, control)
+            self.report(state, control)
 
-    def report(self, step: int, control) -> None:
+    def report(self, state, control) -> None:
+        """Evaluate on the slice and report the F1 at the global step. The last step's score
+        is recorded but never pruned on: training is over and the full evaluation follows."""
+        step, last = state.global_step, state.global_step >= state.max_steps
         # Evaluating draws from the random state (each DataLoader iterator takes a seed), which
         # would change dropout and batches from here on: a reporting job would train another
         # model than the same job without reports.
@@ -50,7 +53,7 @@ class TrialReporter(TrainerCallback):
             self.run.log({F1_METRIC: f1, "train/global_step": step})
         if self.trial is not None:
             self.trial.report(f1, step)
-            if self.trial.should_prune():
+            if not last and self.trial.should_prune():
                 self.trial.set_user_attr(PRUNED_ATTR, True)
                 self.pruned = True
                 control.should_training_stop = True
