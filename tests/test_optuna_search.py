@@ -21,7 +21,13 @@ from conftest import FAST
 from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
 from qa_experiments.compare import collect_jobs
 from qa_experiments.optuna_storage import open_storage
-from qa_experiments.search_report import PLOTS, plot_missing, write_search_results
+from qa_experiments.search_report import (
+    PLOTS,
+    markdown_table,
+    plot_missing,
+    trial_rows,
+    write_search_results,
+)
 from test_sweep import wandb_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +146,27 @@ def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path
         assert opened.number == 1
         assert [t.intermediate_values for t in stored] == [{}, {7: 42.0}], spec
         assert all(t.intermediate_values == {} for t in other.trials)
+
+
+def test_trials_table_keeps_a_pruned_trials_slice_score_out_of_the_value_column():
+    # Optuna gives a pruned trial its last intermediate value as value: a slice F1, which
+    # must not rank against the full-set F1 of complete trials.
+    study = optuna.create_study(direction="maximize")
+    for value, scores in [(10.0, {20: 8.0, 40: 9.0}), (None, {20: 30.0}),
+                          (12.0, {20: 7.0, 40: 11.0})]:
+        trial = study.ask({"x": FloatDistribution(0, 1)})
+        for step, score in scores.items():
+            trial.report(score, step)
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, value)
+    assert study.trials[1].value == 30.0  # what Optuna stores for the pruned trial
+    rows = trial_rows(study.trials)
+    assert [(r["value"], r["last_step"], r["last_intermediate"]) for r in rows] == [
+        (10.0, 40, 9.0), (None, 20, 30.0), (12.0, 40, 11.0)]
+    body = markdown_table(rows).splitlines()[2:]
+    assert [line.split(" | ")[0] for line in body] == ["| 2", "| 0", "| 1"]
 
 
 def test_plots_wait_for_what_they_show(tmp_path):

@@ -41,15 +41,20 @@ def write_best(study: optuna.Study, path: Path) -> None:
 
 
 def trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
-    """One row per trial: number, state, value, duration (s), last reported step, run
-    directory, params."""
+    """One row per trial: number, state, value (a complete trial's objective), duration (s),
+    last reported step and its intermediate value, run directory, params."""
     names = sorted({name for trial in trials for name in trial.params})
     rows = []
     for trial in trials:
         duration = trial.duration.total_seconds() if trial.duration else None
+        last = trial.last_step
+        last_value = None if last is None else trial.intermediate_values[last]
+        # Optuna gives a pruned trial its last intermediate value as its value; that is an
+        # intermediate score (e.g. F1 on a slice), not the objective, so it has its own column.
+        complete = trial.state == TrialState.COMPLETE
         rows.append({"trial": trial.number, "state": trial.state.name.lower(),
-                     "value": trial.value, "duration_s": duration,
-                     "last_step": trial.last_step,
+                     "value": trial.value if complete else None, "duration_s": duration,
+                     "last_step": last, "last_intermediate": last_value,
                      "run_dir": trial.user_attrs.get(RUN_DIR_ATTR),
                      **{name: trial.params.get(name) for name in names}})
     return rows
@@ -63,10 +68,12 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """The rows as a Markdown table, best value first, trials without a value last."""
+    """The rows as a Markdown table, best value first, then trials without a value (pruned,
+    failed) by their last intermediate value."""
     if not rows:
         return "No trials.\n"
-    ordered = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0)))
+    ordered = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0),
+                                            -(row["last_intermediate"] or 0.0)))
     header = list(rows[0])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(row[key]) for key in header) + " |" for row in ordered]
