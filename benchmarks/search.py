@@ -13,8 +13,10 @@ hyperparameter (trials with other schedule lengths are at other points of their 
 decay at a given step, so comparing them there favours the short ones). The pruned search uses
 --pruner (default: successive halving with the project's settings, --pruner-option to change
 them) on F1 over the first --pruning-questions dev questions, reported every --report-every
-optimizer steps or each epoch (the project's defaults: each epoch, 200 questions). Results go
-to stdout (Markdown) and --output (JSON).
+optimizer steps or each epoch (the project's defaults: each epoch, 200 questions). "Within
+noise" is judged on the two best trials' per-question F1 over the same dev questions: a paired
+bootstrap 95% interval of their difference (scipy.stats.bootstrap). Results go to stdout
+(Markdown) and --output (JSON).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
+from scipy.stats import bootstrap
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,10 +100,31 @@ def run_search(overrides: list[str], sweep_dir: Path) -> dict:
     seconds = time.perf_counter() - started
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     with (sweep_dir / "trials.csv").open() as handle:
-        states = [row["state"] for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    states = [row["state"] for row in rows]
+    [best_row] = [row for row in rows if row["trial"] == str(best["best_trial"])]
     return {"wall_seconds": seconds, "best_f1": best["best_value"],
-            "best_params": best["best_params"],
+            "best_params": best["best_params"], "best_run_dir": best_row["run_dir"],
             "states": {state: states.count(state) for state in sorted(set(states))}}
+
+
+def best_f1_difference(run_dir: str, baseline_run_dir: str) -> dict:
+    """F1 of `run_dir` minus F1 of `baseline_run_dir` on the questions both evaluated, with a
+    paired bootstrap 95% interval (percent points)."""
+    scores = [question_f1(Path(run)) for run in (run_dir, baseline_run_dir)]
+    ids = sorted(scores[0].keys() & scores[1].keys())
+    ours, theirs = (np.array([score[i] for i in ids]) * 100 for score in scores)
+    interval = bootstrap((ours, theirs), lambda a, b, axis: a.mean(axis) - b.mean(axis),
+                         paired=True, vectorized=True, n_resamples=10_000, method="percentile",
+                         rng=np.random.default_rng(0)).confidence_interval
+    return {"difference": float(ours.mean() - theirs.mean()), "low": float(interval.low),
+            "high": float(interval.high), "questions": len(ids)}
+
+
+def question_f1(run_dir: Path) -> dict[str, float]:
+    """Each evaluated question's F1 (0..1) in a run's eval_questions.jsonl, by id."""
+    with (run_dir / "eval_questions.jsonl").open(encoding="utf-8") as handle:
+        return {record["id"]: record["f1"] for record in map(json.loads, handle)}
 
 
 def main() -> None:
@@ -115,8 +140,26 @@ def main() -> None:
             ratio = result["wall_seconds"] / results["none"]["wall_seconds"]
             print(f"| {name} | {result['wall_seconds']:.0f} | {ratio:.2f} | "
                   f"{result['best_f1']:.2f} | {result['states']} |", flush=True)
-            args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
-                                               "results": results}, indent=2, default=str))
+            write_output(args, results)
+        pruned = results[args.pruner]  # compared while the sweeps' files are there
+        pruned["vs_none"] = best_f1_difference(pruned["best_run_dir"],
+                                               results["none"]["best_run_dir"])
+    print(noise_line(pruned["vs_none"]))
+    write_output(args, results)
+
+
+def write_output(args: argparse.Namespace, results: dict) -> None:
+    args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
+                                       "results": results}, indent=2, default=str))
+
+
+def noise_line(difference: dict) -> str:
+    """The best-F1 difference as a sentence, saying whether it is within noise."""
+    low, high = difference["low"], difference["high"]
+    verdict = "within noise" if low <= 0 <= high else "beyond noise"
+    return (f"\nBest F1 with pruning minus without: {difference['difference']:+.2f} (paired "
+            f"bootstrap 95% interval {low:+.2f} to {high:+.2f} over {difference['questions']} "
+            f"questions): {verdict}.")
 
 
 if __name__ == "__main__":
