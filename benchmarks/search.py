@@ -34,6 +34,9 @@ import numpy as np
 import yaml
 from scipy.stats import bootstrap
 
+from qa_experiments.analysis.run_files import questions_path, read_questions
+from qa_experiments.cli import positive_int
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -44,10 +47,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pruning-questions", type=int, default=200)
     parser.add_argument("--report-every", default="epoch", type=report_every,
                         help="optimizer steps, or `epoch`")
-    parser.add_argument("--epochs", type=int, default=3, help="every trial's epochs")
+    parser.add_argument("--epochs", type=positive_int, default=3, help="every trial's epochs")
     parser.add_argument("--pruner", default="successive_halving",
                         choices=["median", "percentile", "successive_halving", "hyperband"])
     parser.add_argument("--pruner-option", action="append", default=[], metavar="KEY=VALUE",
+                        type=pruner_option,
                         help="a hydra.sweeper.pruner setting, e.g. n_startup_trials=3 "
                         "(repeatable)")
     parser.add_argument("--output", type=Path, default=Path("search_benchmark.json"))
@@ -62,6 +66,14 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def pruner_option(text: str) -> str:
+    """KEY=VALUE, as a hydra.sweeper.pruner override takes it."""
+    key, equals, _ = text.partition("=")
+    if not (key and equals):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return text
+
+
 def report_every(text: str) -> str:
     """`epoch` or a whole number of steps >= 1, as pruning.report_every takes it."""
     if text != "epoch" and not (text.isdigit() and int(text) >= 1):
@@ -69,12 +81,16 @@ def report_every(text: str) -> str:
     return text
 
 
+# The search space both runs share; the epochs are fixed (see the module docstring).
+SPACE = ["optimizer.lr=tag(log, interval(1e-5, 3e-4))", "optimizer.warmup=interval(0.0, 0.2)"]
+
+
 def search_overrides(args: argparse.Namespace) -> list[str]:
     """The search both runs share: space, data sizes and a seeded sampler."""
     return [
         "hparams_search=optuna", "hydra.sweeper.params=null",
         f"hydra.sweeper.n_trials={args.trials}",
-        "optimizer.lr=tag(log, interval(1e-5, 3e-4))", "optimizer.warmup=interval(0.0, 0.2)",
+        *SPACE,
         f"trainer.num_train_epochs={args.epochs}", f"model={args.model}", "logger=none",
         f"data.max_train_samples={args.train_questions}",
         f"data.max_eval_samples={args.eval_questions}", "trainer.disable_tqdm=true",
@@ -111,7 +127,8 @@ def run_search(overrides: list[str], sweep_dir: Path) -> dict:
 def best_f1_difference(run_dir: str, baseline_run_dir: str) -> dict:
     """F1 of `run_dir` minus F1 of `baseline_run_dir` on the questions both evaluated, with a
     paired bootstrap 95% interval (percent points)."""
-    scores = [question_f1(Path(run)) for run in (run_dir, baseline_run_dir)]
+    scores = [{record["id"]: record["f1"] for record in read_questions(questions_path(Path(run)))}
+              for run in (run_dir, baseline_run_dir)]
     ids = sorted(scores[0].keys() & scores[1].keys())
     ours, theirs = (np.array([score[i] for i in ids]) * 100 for score in scores)
     interval = bootstrap((ours, theirs), lambda a, b, axis: a.mean(axis) - b.mean(axis),
@@ -121,14 +138,22 @@ def best_f1_difference(run_dir: str, baseline_run_dir: str) -> dict:
             "high": float(interval.high), "questions": len(ids)}
 
 
-def question_f1(run_dir: Path) -> dict[str, float]:
-    """Each evaluated question's F1 (0..1) in a run's eval_questions.jsonl, by id."""
-    with (run_dir / "eval_questions.jsonl").open(encoding="utf-8") as handle:
-        return {record["id"]: record["f1"] for record in map(json.loads, handle)}
+def check_overrides(overrides: list[str]) -> None:
+    """Exit with Hydra's one-line error (status 2) when a search's overrides do not compose,
+    before hours of the other search are spent. (Hydra prints no config for sweep syntax, so
+    the space is left out of the check.)"""
+    fixed = [override for override in overrides if override not in SPACE]
+    done = subprocess.run([sys.executable, "-m", "qa_experiments.train", *fixed, "--cfg", "all"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"search.py: {done.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main() -> None:
     args = parse_args()
+    for pruner in pruners(args).values():
+        check_overrides(search_overrides(args) + pruner)
     results = {}
     print("| pruner | wall time (s) | time vs none | best F1 | trials |\n|---|---|---|---|---|",
           flush=True)
