@@ -38,13 +38,13 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfi
 from transformers import trainer as hf_trainer
 
 import qa_experiments.train  # noqa: F401 - registers the schema and resolvers
-from qa_experiments.feature_cache import cached_features
-from qa_experiments.modeling import load_tokenizer
-from qa_experiments.paths import config_dir, minilm_path
-from qa_experiments.preprocessing import prepare_train_features
-from qa_experiments.schema import validate_config
-from qa_experiments.squad_data import load_split
-from qa_experiments.training import run_experiment
+from qa_experiments.config.paths import config_dir, minilm_path
+from qa_experiments.config.schema import validate_config
+from qa_experiments.data.feature_cache import cached_features
+from qa_experiments.data.splits import load_split
+from qa_experiments.data.windows import prepare_train_features
+from qa_experiments.model.loading import load_tokenizer
+from qa_experiments.training.experiment import run_experiment
 
 DATASHEET_BF16_FLOPS = 989e12  # H100/H200 SXM dense bf16, NVIDIA's datasheet
 FP32_FIXED = ["hardware.precision=fp32", "hardware.tf32=false", "hardware.fused_optimizer=false",

@@ -22,12 +22,12 @@ from omegaconf import OmegaConf
 # The straightforward per-window loop lives with the tests that check the fast version.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from qa_experiments.answers.decoding import postprocess_predictions  # noqa: E402
-from qa_experiments.modeling import load_tokenizer  # noqa: E402
-from qa_experiments.paths import minilm_path  # noqa: E402
-from qa_experiments.preprocessing import prepare_eval_features  # noqa: E402
-from qa_experiments.schema import DataConfig, ModelConfig  # noqa: E402
-from qa_experiments.squad_data import load_split  # noqa: E402
+from qa_experiments.config.paths import minilm_path  # noqa: E402
+from qa_experiments.config.schema import DataConfig, ModelConfig  # noqa: E402
+from qa_experiments.data.splits import load_split  # noqa: E402
+from qa_experiments.data.windows import prepare_eval_features  # noqa: E402
+from qa_experiments.model.loading import load_tokenizer  # noqa: E402
+from qa_experiments.scoring.decoding import postprocess_predictions  # noqa: E402
 from test_decoding import loop_reference  # noqa: E402
 
 

@@ -35,7 +35,7 @@ import yaml
 from scipy.stats import bootstrap
 
 from qa_experiments.analysis.run_files import questions_path, read_questions
-from qa_experiments.cli import positive_int
+from qa_experiments.cli.arguments import positive_int
 
 
 def parse_args() -> argparse.Namespace:

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import open_dict  # noqa: E402
 
 import qa_experiments.train  # noqa: E402,F401 - registers the schema and resolvers
-from qa_experiments.paths import config_dir  # noqa: E402
+from qa_experiments.config.paths import config_dir  # noqa: E402
 
 # Overrides that shrink a run to seconds on a CPU.
 FAST = [

@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import find_key
 from qa_experiments import report as report_cli
 from qa_experiments.analysis import abstention
-from qa_experiments.analysis.report import marked_context, write_report
+from qa_experiments.analysis.error_report import marked_context, write_report
 from test_train_e2e import run_train
 
 CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
@@ -278,7 +278,7 @@ def test_every_tiny_run_ends_with_its_report_and_qa_report_rewrites_it(tmp_path)
 
 
 def test_a_failing_report_is_a_warning_not_a_failed_run(tmp_path, caplog, monkeypatch):
-    import qa_experiments.analysis.report as analysis_report
+    import qa_experiments.analysis.error_report as analysis_report
 
     def broken(run_dir):
         raise RuntimeError("chart exploded")
@@ -327,7 +327,7 @@ def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, c
 
 def test_the_reliability_legend_hides_no_bar(tmp_path, monkeypatch):
     from qa_experiments.analysis import charts
-    from qa_experiments.answers.calibration_metrics import reliability_bins
+    from qa_experiments.scoring.calibration_metrics import reliability_bins
 
     figures = []
     monkeypatch.setattr(charts, "_save", lambda figure, path: figures.append(figure) or path)

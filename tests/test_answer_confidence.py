@@ -11,10 +11,10 @@ from test_no_answer import official_figures
 
 from conftest import FAST, compose_config
 from qa_experiments import predict
+from qa_experiments.data.splits import read_squad_file
 from qa_experiments.evaluate import __main__ as evaluate
-from qa_experiments.squad_data import read_squad_file
-from qa_experiments.summary import run_summary
-from qa_experiments.tracking import summary_metrics
+from qa_experiments.runs.summary import run_summary
+from qa_experiments.tracking.wandb_run import summary_metrics
 from qa_experiments.train import train
 
 QUESTION = "Who wrote the book?"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_experiments.answers.calibration import PlattCalibration, fit_platt, log_odds
-from qa_experiments.answers.calibration_metrics import expected_calibration_error
-from qa_experiments.answers.decoding import Prediction
-from qa_experiments.answers.squad_metric import score_squad_v2
-from qa_experiments.answers.tuning import (
+from qa_experiments.scoring.calibration import PlattCalibration, fit_platt, log_odds
+from qa_experiments.scoring.calibration_metrics import expected_calibration_error
+from qa_experiments.scoring.decoding import Prediction
+from qa_experiments.scoring.squad_metric import score_squad_v2
+from qa_experiments.scoring.tuning import (
     N_FOLDS,
     TooFewQuestions,
     context_folds,

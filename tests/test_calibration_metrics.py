@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qa_experiments.answers.calibration_metrics import (
+from qa_experiments.scoring.calibration_metrics import (
     brier_score,
     expected_calibration_error,
     reliability_bins,

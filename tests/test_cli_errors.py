@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from conftest import FAST
-from qa_experiments.hydra_errors import run_reporting_errors
+from qa_experiments.cli.hydra_errors import run_reporting_errors
 
 
 def train_cli(*overrides, env=None):

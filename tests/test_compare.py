@@ -1,4 +1,4 @@
-"""Tests for qa_experiments.compare on fake Hydra multirun sweep directories."""
+"""Tests for qa_experiments.analysis.comparison on fake Hydra multirun sweep directories."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_experiments.compare import collect_jobs, format_table, main, read_job, write_reports
+from qa_experiments.analysis.comparison import collect_jobs, format_table, read_job, write_reports
+from qa_experiments.compare import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OOM = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"

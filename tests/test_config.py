@@ -9,10 +9,10 @@ from omegaconf.errors import ValidationError
 from transformers import BertConfig, DebertaV2Config, RobertaConfig
 
 from conftest import compose_config
-from qa_experiments.modeling import check_max_seq_length, max_input_length
-from qa_experiments.paths import config_dir
-from qa_experiments.schema import ConfigError, validate_config
-from qa_experiments.training import build_training_arguments
+from qa_experiments.config.paths import config_dir
+from qa_experiments.config.schema import ConfigError, validate_config
+from qa_experiments.model.loading import check_max_seq_length, max_input_length
+from qa_experiments.training.experiment import build_training_arguments
 
 GROUPS = ("model", "data", "optimizer", "hardware", "logger", "experiment")
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from conftest import FAST
-from qa_experiments import training
-from qa_experiments.inference import evaluate_file, load_run
+from qa_experiments.inference.predictor import evaluate_file, load_run
+from qa_experiments.training import experiment as training
 from test_resilience import kill_and_resume
 from test_train_e2e import compiled_run, run_train
 

@@ -9,9 +9,9 @@ import os
 import pytest
 from omegaconf import OmegaConf
 
-from qa_experiments.schema import DataConfig
-from qa_experiments.squad_data import DataError, load_split, read_squad_file
-from qa_experiments.squad_files import check_readable
+from qa_experiments.config.schema import DataConfig
+from qa_experiments.data.splits import DataError, load_split, read_squad_file
+from qa_experiments.data.squad_files import check_readable
 
 CONTEXT = "Ada Lovelace wrote the first program in 1843."
 

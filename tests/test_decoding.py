@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_experiments.answers.decoding import postprocess_predictions
+from qa_experiments.scoring.decoding import postprocess_predictions
 
 
 def loop_reference(start, end, offsets, cls_index, example_index, contexts, *, n_best, max_len,

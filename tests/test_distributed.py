@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import FAST
-from qa_experiments import slurm
+from qa_experiments.lifecycle import slurm
 
 # One task of a 2-node, 4-task SLURM job step (2 tasks per node), as srun sets it.
 STEP = {"SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "3", "SLURM_LOCALID": "1",

@@ -15,13 +15,14 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
 from conftest import FAST, compose_config
-from qa_experiments import results
-from qa_experiments.checkpoints import last_checkpoint
-from qa_experiments.finite import FiniteGuard, NonFiniteError
-from qa_experiments.modeling import load_model
-from qa_experiments.paths import minilm_path, tiny_model_path
-from qa_experiments.run_claim import job_differences
+from qa_experiments.config.paths import minilm_path
+from qa_experiments.model.loading import load_model
+from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
+from qa_experiments.runs import atomic as results
+from qa_experiments.runs.claim import job_differences
 from qa_experiments.train import train
+from qa_experiments.training.checkpoints import last_checkpoint
+from qa_experiments.training.finite_guard import FiniteGuard, NonFiniteError
 
 
 def make_checkpoint(output_dir: Path, step: int, state: str | None = None) -> Path:
@@ -129,7 +130,7 @@ def model_cfg(path) -> OmegaConf:
 
 
 def test_a_new_qa_head_is_one_line_not_a_load_report(caplog, capfd):
-    with caplog.at_level(logging.INFO, logger="qa_experiments.modeling"):
+    with caplog.at_level(logging.INFO, logger="qa_experiments.model.loading"):
         load_model(model_cfg(minilm_path()))
     assert [r.getMessage() for r in caplog.records] == [
         "New question-answering head (qa_outputs) initialised from the seed, as fine-tuning a "
@@ -143,7 +144,7 @@ def test_missing_backbone_weights_still_warn(tmp_path, caplog):
     save_file({k: v for k, v in weights.items() if "layer.0." not in k},
               tmp_path / "model.safetensors", metadata={"format": "pt"})
     (tmp_path / "config.json").write_text((source / "config.json").read_text())
-    with caplog.at_level(logging.INFO, logger="qa_experiments.modeling"):
+    with caplog.at_level(logging.INFO, logger="qa_experiments.model.loading"):
         load_model(model_cfg(tmp_path))
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "backbone weight(s), now random: bert.encoder.layer.0." in warning.getMessage()

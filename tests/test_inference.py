@@ -15,16 +15,16 @@ import torch
 
 from conftest import FAST, compose_config
 from qa_experiments import predict
+from qa_experiments.config.paths import bundled_data_path
+from qa_experiments.data.splits import read_squad_file
+from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.evaluate import __main__ as evaluate
-from qa_experiments.inference import (
+from qa_experiments.inference.predictor import (
     RunLoadError,
     answer,
     load_run,
     prediction_device_arguments,
 )
-from qa_experiments.paths import bundled_data_path
-from qa_experiments.preprocessing import prepare_eval_features
-from qa_experiments.squad_data import read_squad_file
 from qa_experiments.train import train
 
 DEV = bundled_data_path("dev-v1.1.json.gz")

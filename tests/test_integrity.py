@@ -15,7 +15,7 @@ import pytest
 from safetensors.torch import load_file
 
 from conftest import FAST, compose_config
-from qa_experiments.squad_files import DataError
+from qa_experiments.data.squad_files import DataError
 from qa_experiments.train import train
 
 TINY = FAST + ["model=tiny_bert"]

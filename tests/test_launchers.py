@@ -16,7 +16,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 
 from conftest import FAST
-from qa_experiments.paths import config_dir
+from qa_experiments.config.paths import config_dir
 
 SWEEP_DIR = re.compile(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}")
 

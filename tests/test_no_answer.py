@@ -9,7 +9,7 @@ import string
 import numpy as np
 import pytest
 
-from qa_experiments.answers.no_answer import answered, official_best_thresholds, tune_threshold
+from qa_experiments.scoring.no_answer import answered, official_best_thresholds, tune_threshold
 
 # --- An independent implementation of evaluate-v2.0.py's algorithm (its functions, as loops) --
 

@@ -18,16 +18,16 @@ from packaging.requirements import Requirement
 from test_wandb_sweep import wandb_history
 
 from conftest import FAST
-from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
-from qa_experiments.compare import collect_jobs
-from qa_experiments.optuna_storage import open_storage
-from qa_experiments.search_report import (
+from qa_experiments.analysis.comparison import collect_jobs
+from qa_experiments.search.search_results import (
     PLOTS,
     markdown_table,
     plot_missing,
     trial_rows,
     write_search_results,
 )
+from qa_experiments.search.search_space import parse_search_space
+from qa_experiments.search.storage import open_storage
 from test_sweep import wandb_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,8 +128,8 @@ def test_joblib_trials_report_to_the_sweepers_sqlite_study(tmp_path):
 def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path, monkeypatch):
     # Trial ids run across all studies of a storage; the sweeper hands the job its trial's
     # number, which the job maps to the id through Optuna's public storage API.
-    from qa_experiments.pruning import PRUNER_ATTR, trial_environment, trial_location
-    from qa_experiments.trial_reporting import open_trial
+    from qa_experiments.search.trial_protocol import PRUNER_ATTR, trial_environment, trial_location
+    from qa_experiments.training.trial_reporting import open_trial
 
     for spec in (f"sqlite:///{tmp_path / 'optuna.db'}", f"journal:{tmp_path / 'optuna.journal'}"):
         other = optuna.create_study(study_name="other", storage=open_storage(spec))

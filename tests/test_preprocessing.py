@@ -7,18 +7,19 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
-from qa_experiments.answers.squad_metric import normalize_answer
-from qa_experiments.modeling import load_tokenizer
-from qa_experiments.paths import bundled_data_path, minilm_path, tiny_model_path
-from qa_experiments.preprocessing import (
+from qa_experiments.config.paths import bundled_data_path, minilm_path
+from qa_experiments.config.schema import DataConfig, ModelConfig
+from qa_experiments.data.splits import SplitReport, check_records, read_squad_file
+from qa_experiments.data.windows import (
     NO_CONTEXT,
     PARALLEL_MIN_EXAMPLES,
     prepare_eval_features,
     prepare_train_features,
     tokenization_workers,
 )
-from qa_experiments.schema import DataConfig, ModelConfig
-from qa_experiments.squad_data import SplitReport, check_records, read_squad_file
+from qa_experiments.model.loading import load_tokenizer
+from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
+from qa_experiments.scoring.squad_metric import normalize_answer
 
 BUNDLED_TRAIN = ("train-v1.1-subset.json.gz", "train-v2.0-subset.json.gz")
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from qa_experiments.answers.decoding import Prediction
-from qa_experiments.answers.question_records import (
+from qa_experiments.scoring.decoding import Prediction
+from qa_experiments.scoring.question_records import (
     question_records,
     windows_per_question,
     write_question_records,

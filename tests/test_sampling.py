@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from qa_experiments.sampling import BucketedLengthSampler
+from qa_experiments.training.length_sampler import BucketedLengthSampler
 
 
 def test_bucketed_batches_are_short_padded_and_mixed():

@@ -1,4 +1,4 @@
-"""Tests for qa_experiments.answers.squad_metric and the bundled SQuAD evaluate modules."""
+"""Tests for qa_experiments.scoring.squad_metric and the bundled SQuAD evaluate modules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from qa_experiments.answers.squad_metric import (
+from qa_experiments.scoring.squad_metric import (
     exact_match,
     normalize_answer,
     score_squad,
@@ -412,7 +412,7 @@ def _hub_format(
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_evaluate_module_squad(no_network: None) -> None:
-    from qa_experiments.answers.hf_evaluate import load_squad_metric
+    from qa_experiments.scoring.hf_evaluate import load_squad_metric
 
     metric = load_squad_metric(version_2_with_negative=False)
     assert "Rajpurkar" in metric.citation
@@ -426,7 +426,7 @@ def test_evaluate_module_squad(no_network: None) -> None:
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_evaluate_module_squad_v2(no_network: None) -> None:
-    from qa_experiments.answers.hf_evaluate import load_squad_metric
+    from qa_experiments.scoring.hf_evaluate import load_squad_metric
 
     metric = load_squad_metric(version_2_with_negative=True)
     assert "Unanswerable" in metric.citation

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import FAST, find_key
-from qa_experiments.compare import collect_jobs
+from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.compare import main as compare_main
 
 BACKBONES = ("tiny_bert", "tiny_distilbert", "tiny_roberta")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_experiments.tiny_models import ARCHITECTURES, build_tiny_model
+from qa_experiments.model.tiny_models import ARCHITECTURES, build_tiny_model
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",

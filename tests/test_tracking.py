@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from qa_experiments.tracking import forget_unreachable_service
+from qa_experiments.tracking.wandb_run import forget_unreachable_service
 
 
 @pytest.fixture

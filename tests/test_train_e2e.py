@@ -12,8 +12,8 @@ import pytest
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from conftest import FAST, compose_config, find_key
-from qa_experiments.paths import tiny_model_path
-from qa_experiments.squad_data import read_squad_file
+from qa_experiments.data.splits import read_squad_file
+from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
 from qa_experiments.train import train
 
 RESULT_KEYS = {
@@ -83,7 +83,7 @@ def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
 
 
 def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):
-    with caplog.at_level("INFO", logger="qa_experiments.tracking"):
+    with caplog.at_level("INFO", logger="qa_experiments.tracking.wandb_run"):
         _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert",
                                                    "logger=wandb", "logger.mode=offline"])
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
@@ -133,7 +133,7 @@ def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     overrides = ["model=tiny_bert", "data.max_train_samples=200", "data.max_eval_samples=100"]
     run_train(tmp_path, "first", overrides)
     caplog.clear()
-    with caplog.at_level("INFO", logger="qa_experiments.feature_cache"):
+    with caplog.at_level("INFO", logger="qa_experiments.data.feature_cache"):
         run_train(tmp_path, "second", overrides + ["optimizer.lr=1e-3"])
     assert sum("Reusing cached" in r.message for r in caplog.records) == 2  # train and eval
     first, second = (json.loads((tmp_path / d / "results.json").read_text())
@@ -152,7 +152,7 @@ def compiled_run(tmp_path, monkeypatch, overrides) -> tuple[set[int], int, dict]
     import torch._dynamo
     from torch._dynamo.utils import counters
 
-    from qa_experiments import training
+    from qa_experiments.training import experiment as training
 
     lengths = set()
     make_collator = training.padding_collator

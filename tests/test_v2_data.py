@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_experiments import v2_dev_split
-from qa_experiments.paths import BUNDLED_DATA_DIR
-from qa_experiments.squad_data import limit_keeping_mix, load_split
-from qa_experiments.squad_files import read_squad_file
+from qa_experiments.config.paths import BUNDLED_DATA_DIR
+from qa_experiments.data import v2_dev_split
+from qa_experiments.data.splits import limit_keeping_mix, load_split
+from qa_experiments.data.squad_files import read_squad_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import compose_config  # noqa: E402

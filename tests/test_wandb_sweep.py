@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from conftest import FAST
-from qa_experiments.wandb_sweep import COMMAND, main, sweep_config
+from qa_experiments.search.wandb_sweep import COMMAND, sweep_config
+from qa_experiments.wandb_sweep import main
 from test_sweep import wandb_state
 
 

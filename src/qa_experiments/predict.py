@@ -22,12 +22,13 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from qa_experiments.cli import (
+from qa_experiments.cli.arguments import (
     add_run_dir_argument,
     add_scoring_arguments,
     check_output_path,
     positive_int,
-    run_command,
+    run_model_command,
+    write_output,
 )
 
 PROG = "qa-predict"
@@ -122,7 +123,7 @@ def _print_answer(prediction, confidence: float | None, args: argparse.Namespace
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import confidence, predict_file, write_output
+    from qa_experiments.inference.predictor import confidence, predict_file
 
     examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
                                      batch_size=args.batch_size, progress=True)
@@ -142,7 +143,7 @@ def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
 
 def _data_output(args: argparse.Namespace) -> Path:
     """Where --data writes its answers: --out, else RUN_DIR/predictions_<data file stem>.json."""
-    from qa_experiments.inference import data_file_stem
+    from qa_experiments.inference.predictor import data_file_stem
 
     return args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
 
@@ -156,14 +157,14 @@ def _quiet_progress_bars() -> None:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from qa_experiments.inference import (
+    from qa_experiments.data.squad_files import check_readable
+    from qa_experiments.inference.predictor import (
         RunLoadError,
         answer,
         calibration_path,
         confidence,
         load_run,
     )
-    from qa_experiments.squad_files import check_readable
 
     if args.min_confidence is not None and not calibration_path(args.run_dir).is_file():
         raise RunLoadError(
@@ -187,7 +188,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; 2 for a bad run directory or data, 1 when the output cannot be written."""
-    return run_command(PROG, _parse_args, _run, argv)
+    return run_model_command(PROG, _parse_args, _run, argv)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,14 @@ same report when it ends.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from qa_experiments.analysis.run_files import (
-    ReportInputError,
     check_finished_run,
     questions_path,
     read_questions,
 )
+from qa_experiments.cli.errors import report_error, run_command
 
 PROG = "qa-report"
 
@@ -40,27 +39,28 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: write the report; exit 2 with one line for a bad run directory or question file."""
-    args = _parse_args(argv)
-    try:
-        source = questions_path(args.run_dir, args.questions)
-        if args.questions is None:
-            check_finished_run(args.run_dir)
-        read_questions(source)  # before heavy imports
-    except ReportInputError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    from qa_experiments.analysis.report import write_report
+def write(args: argparse.Namespace) -> int:
+    """Check the inputs (before the heavy imports), then write the report."""
+    source = questions_path(args.run_dir, args.questions)
+    if args.questions is None:
+        check_finished_run(args.run_dir)
+    read_questions(source)
+    from qa_experiments.analysis.error_report import write_report
 
     try:
         report = write_report(args.run_dir, args.out, args.questions)
     except OSError as error:
-        print(f"{PROG}: error: cannot write the report: {error}", file=sys.stderr)
+        report_error(PROG, f"cannot write the report: {error}")
         return 1
     print(f"Wrote {report.markdown} with {len(report.charts)} charts: "
           + ", ".join(path.name for path in report.charts.values()))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: write the report; exit 2 with one line for a bad run directory or question file."""
+    args = _parse_args(argv)
+    return run_command(PROG, lambda: write(args))
 
 
 if __name__ == "__main__":

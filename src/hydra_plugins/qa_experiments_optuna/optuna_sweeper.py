@@ -1,7 +1,8 @@
 """The `hydra/sweeper=optuna` plugin: asks Optuna for `n_jobs` trials at a time, launches them
 as one batch through the configured launcher, and tells the study each outcome (complete,
 failed or pruned). Trials that prune report to the study through its storage (see
-qa_experiments.trial_reporting), so they may run in other processes or on other machines."""
+qa_experiments.training.trial_reporting), so they may run in other processes or on other
+machines."""
 
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import Trial, TrialState
 
-from hydra_plugins.qa_experiments_optuna.search_space import parse_search_space
-from qa_experiments.optuna_storage import JOURNAL_PREFIX, absolute_storage, open_storage
-from qa_experiments.pruning import PRUNED_ATTR, PRUNER_ATTR, RUN_DIR_ATTR, trial_environment
-from qa_experiments.search_report import write_search_results
+from qa_experiments.search.search_results import write_search_results
+from qa_experiments.search.search_space import parse_search_space
+from qa_experiments.search.storage import JOURNAL_PREFIX, absolute_storage, open_storage
+from qa_experiments.search.trial_protocol import (
+    PRUNED_ATTR,
+    PRUNER_ATTR,
+    RUN_DIR_ATTR,
+    trial_environment,
+)
 
 log = logging.getLogger(__name__)
 

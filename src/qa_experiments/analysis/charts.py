@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from qa_experiments.analysis.abstention import PrecisionRecall, ThresholdCurve
 from qa_experiments.analysis.slices import SLICERS, SliceScore
-from qa_experiments.answers.calibration_metrics import ReliabilityBin
+from qa_experiments.scoring.calibration_metrics import ReliabilityBin
 
 DPI = 110
 

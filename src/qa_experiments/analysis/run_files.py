@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qa_experiments.errors import UserError
+
 QUESTIONS_FILE = "eval_questions.jsonl"
 QUESTIONS_SUFFIX = "_questions.jsonl"
 REQUIRED_FIELDS = ("id", "question", "context", "answers", "answer_starts", "prediction",
@@ -23,7 +25,7 @@ RUN_REWRITE_HINT = ("score the run again with `qa-evaluate RUN_DIR --data EVAL_F
                     "the eval_<stem>_questions.jsonl it writes to `qa-report RUN_DIR --questions`")
 
 
-class ReportInputError(ValueError):
+class ReportInputError(UserError, ValueError):
     """A run directory or question file that cannot be analysed; the message says why."""
 
 

@@ -12,9 +12,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa_experiments.analysis.comparison import JobRow, sweep_labels
 from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
 from qa_experiments.analysis.slices import QUESTION_TYPES, SLICERS, SliceScore, score_slices
-from qa_experiments.compare import JobRow, find_job_dirs, job_id, sweep_labels
+from qa_experiments.runs.layout import find_job_dirs, job_id
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",
               "exact_match", "f1")

@@ -1,0 +1,101 @@
+"""What the qa-predict and qa-evaluate command lines share; light, so `--help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from qa_experiments.cli.errors import report_error, run_command
+from qa_experiments.errors import UserError, one_line
+from qa_experiments.runs import layout
+from qa_experiments.runs.atomic import write_json
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive count, got {value}")
+    return value
+
+
+NULL_THRESHOLD_HELP = ("SQuAD v2 models: the no-answer threshold, a number or auto (the one tuned "
+                       "at the end of training); default: the run's "
+                       "data.null_score_diff_threshold")
+
+
+def null_threshold(text: str) -> float | str:
+    """argparse type: a finite number or auto."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor auto")
+    return value
+
+
+
+class OutputPathError(UserError, ValueError):
+    """An output path that is a directory or a file of a training run; the message says why."""
+
+
+def check_output_path(path: Path, what: str = "--out") -> None:
+    """OutputPathError, before any work, when `path` cannot take a command's output: it is a
+    directory, or a file a training run wrote (the run's directory never changes)."""
+    if path.is_dir():
+        raise OutputPathError(f"{what} {str(path)!r} is a directory; give a file path.")
+    if path.name in layout.RUN_FILES and layout.is_run_dir(path.parent):
+        raise OutputPathError(
+            f"{what} {str(path)!r} would replace the {path.name} of the training run in "
+            f"{str(path.parent)!r}, which never changes; give another --out path.")
+
+
+def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional RUN_DIR both commands take."""
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                        help="a run directory (model/, config.json) or a checkpoint directory")
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser, max_samples_note: str = "") -> None:
+    """--max-samples, --batch-size and --null-threshold, shared by both commands."""
+    parser.add_argument("--max-samples", type=positive_int, metavar="N",
+                        help=f"{max_samples_note}only N usable questions, chosen like "
+                             "data.max_eval_samples (the first N; SQuAD v2: keeping the "
+                             "answerable/unanswerable mix)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="windows per forward pass (default: the run's eval batch size)")
+    parser.add_argument("--null-threshold", type=null_threshold, metavar="T",
+                        help=NULL_THRESHOLD_HELP)
+
+
+def run_model_command(
+    prog: str,
+    parse_args: Callable[[list[str] | None], argparse.Namespace],
+    command: Callable[[argparse.Namespace, TextIO], int],
+    argv: list[str] | None,
+) -> int:
+    """Parse `argv`, then run `command(args, stdout)` under the user-error policy
+    (`cli.errors.run_command`). Only what the command writes to `stdout` reaches standard
+    output: anything else printed meanwhile (library banners) goes to standard error."""
+    args = parse_args(argv)
+    stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return run_command(prog, lambda: command(args, stdout))
+
+
+def write_output(prog: str, path: Path, data: Any) -> bool:
+    """Write a JSON result; False (after saying why on stderr) when it cannot be written."""
+    try:
+        write_json(path, data)
+    except OSError as error:
+        report_error(prog, f"cannot write {path}: {one_line(error)}")
+        return False
+    return True

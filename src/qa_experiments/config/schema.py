@@ -1,0 +1,284 @@
+"""Structured-config schema: every key a composed config may have, with its type.
+
+Hydra merges the YAML config groups into these dataclasses, so a misspelt key or a value of the
+wrong type fails at composition time, before any model or data is loaded. The free-form
+`trainer` node is checked against `transformers.TrainingArguments` by `validate_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from qa_experiments.errors import UserError
+
+
+@dataclass
+class ModelConfig:
+    """The backbone: any Hub name or local checkpoint directory."""
+
+    name: str = MISSING  # short label used in run names and W&B tags
+    name_or_path: str = MISSING
+    tokenizer_name_or_path: str | None = None  # defaults to name_or_path
+    revision: str = "main"
+    trust_remote_code: bool = False
+    attn_implementation: str | None = "sdpa"  # PyTorch scaled-dot-product attention
+
+
+@dataclass
+class DataConfig:
+    """Where the SQuAD data comes from and how it is cut into windows and decoded."""
+
+    name: str = MISSING
+    dataset_name: str | None = None  # a Hub dataset; otherwise train_file/eval_file are read
+    dataset_config_name: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    train_file: str | None = None  # nested official JSON or flat records (.json, .jsonl, .gz)
+    eval_file: str | None = None
+    eval_note: str | None = None  # what the eval split is, copied into results.json
+    version_2_with_negative: bool = False
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_question_length: int = 64
+    pad_to_max_length: bool = False  # true: the references' fixed padding (for comparison)
+    length_bucket_width: int | None = 32  # batch windows of similar length; null: random order
+    max_train_samples: int | None = None  # examples (questions), like the notebook's select(range)
+    max_train_features: int | None = None  # tokenized windows, applied after max_train_samples
+    max_eval_samples: int | None = None  # questions; every window of a kept question is kept
+    preprocessing_num_workers: int | None = None  # null: one per core for >= 10,000 examples
+    cache_features: bool = True  # reuse tokenized windows across runs (qa-experiments cache)
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    # SQuAD v2: answer "" when null score - best span score > this; "auto": the tuned one
+    null_score_diff_threshold: Any = 0.0  # a number or "auto" (checked in validate_config)
+    nbest_predictions_size: int = 5  # candidates per question in nbest_predictions.json
+    invalid_records: str = "skip"  # skip (count and report) or fail
+
+
+@dataclass
+class OptimizerConfig:
+    """Optimizer and learning-rate schedule (mapped onto TrainingArguments in config.yaml)."""
+
+    name: str = "adamw_torch"  # a TrainingArguments.optim value
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup: float = 0.1  # fraction of the training steps when < 1, else a step count
+    scheduler: str = "linear"
+
+
+@dataclass
+class HardwareConfig:
+    """Device, precision and batch shapes."""
+
+    device: str = "auto"  # auto, cpu or cuda
+    precision: str = "auto"  # auto (bf16 where supported, else fp16; fp32 on CPU), bf16, fp16, fp32
+    tf32: bool = True  # TF32 matmuls on Ampere or newer GPUs
+    train_batch_size: int = 16
+    eval_batch_size: int = 64
+    gradient_accumulation_steps: int = 1
+    dataloader_num_workers: int = 0
+    pin_memory: bool = True
+    torch_compile: bool = False
+    fused_optimizer: bool = True  # on CUDA, adamw_torch becomes adamw_torch_fused
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking."""
+
+    name: str = "none"  # wandb or none
+    project: str = "qa-experiments"
+    entity: str | None = None
+    mode: str = "auto"  # auto (online with credentials, else offline), online, offline, disabled
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PruningConfig:
+    """When and on what a job measures intermediate dev F1: in an Optuna search with a pruner,
+    or in any job with intermediate_eval (logged to W&B as eval/f1, for W&B Sweeps)."""
+
+    report_every: str = "epoch"  # "epoch" or a number of optimizer steps
+    eval_questions: int = 200  # the first questions of the eval set (all their windows)
+    intermediate_eval: bool = False  # also outside a pruned Optuna search (qa-wandb-sweep sets it)
+
+
+@dataclass
+class Config:
+    """The whole run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    pruning: PruningConfig = field(default_factory=PruningConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
+    seed: int = 42
+    task_name: str = "train"
+    resume: bool = False  # continue from the newest checkpoint in the run directory
+    output_dir: str | None = None  # defaults to the Hydra run directory
+
+
+CHOICES = {
+    "data.invalid_records": ("skip", "fail"),
+    "hardware.device": ("auto", "cpu", "cuda"),
+    "hardware.precision": ("auto", "bf16", "fp16", "fp32"),
+    "logger.name": ("wandb", "none"),
+    "logger.mode": ("auto", "online", "offline", "disabled"),
+}
+
+
+# Numeric settings and the values they allow: (test, the allowed range as the message says it).
+# The trainer keys catch values set there directly instead of through the groups above them.
+POSITIVE = (lambda v: v > 0, "> 0")
+COUNT = (lambda v: v >= 1, ">= 1")
+NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
+BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
+RANGES = {
+    "optimizer.lr": POSITIVE,
+    "optimizer.betas[0]": BETA,
+    "optimizer.betas[1]": BETA,
+    "hardware.train_batch_size": COUNT,
+    "hardware.eval_batch_size": COUNT,
+    "hardware.gradient_accumulation_steps": COUNT,
+    "hardware.dataloader_num_workers": NON_NEGATIVE,
+    "data.max_seq_length": COUNT,
+    "data.doc_stride": COUNT,
+    "data.max_question_length": COUNT,
+    "data.n_best_size": COUNT,
+    "data.nbest_predictions_size": COUNT,
+    "data.max_answer_length": COUNT,
+    "pruning.eval_questions": COUNT,
+    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "trainer.learning_rate": POSITIVE,
+    "trainer.adam_beta1": BETA,
+    "trainer.adam_beta2": BETA,
+    "trainer.per_device_train_batch_size": COUNT,
+    "trainer.per_device_eval_batch_size": COUNT,
+    "trainer.gradient_accumulation_steps": COUNT,
+    "trainer.dataloader_num_workers": NON_NEGATIVE,
+}
+OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
+                   "data.preprocessing_num_workers", "data.length_bucket_width")
+
+
+AUTO_THRESHOLD = "auto"
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration the run cannot start with; the message says what to change."""
+
+
+def register_schema() -> None:
+    """Register the schema so config.yaml can list it first in its defaults."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Check what the structured schema cannot express; raise ConfigError with the fix."""
+    if len(cfg.optimizer.betas) != 2:  # before anything resolves ${optimizer.betas[1]}
+        raise ConfigError(f"optimizer.betas={list(cfg.optimizer.betas)} must be two numbers "
+                          "[beta1, beta2], each in [0, 1).")
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(
+            "Required value(s) not set: " + ", ".join(missing)
+            + ". Pass them on the command line, e.g. " + " ".join(f"{k}=..." for k in missing)
+        )
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
+    _reject_added_keys(cfg)
+    _validate_trainer_keys(cfg.trainer)
+    _validate_ranges(cfg)
+    every = cfg.pruning.report_every
+    if every != "epoch" and not (every.isdigit() and int(every) > 0):
+        raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
+    data = cfg.data
+    threshold = data.null_score_diff_threshold
+    if threshold != AUTO_THRESHOLD and not _is_number(threshold):
+        raise ConfigError(f"data.null_score_diff_threshold={threshold!r} must be a number or "
+                          f"{AUTO_THRESHOLD} (the threshold tuned on the run's eval questions).")
+    if data.dataset_name is None:
+        for key in ("train_file", "eval_file"):
+            if not data[key]:
+                raise ConfigError(
+                    f"data.{key} is not set and data.dataset_name is empty: pass "
+                    f"data.{key}=PATH (a SQuAD JSON file) or choose data=squad / data=sample."
+                )
+    if data.doc_stride >= data.max_seq_length - data.max_question_length - 3:
+        raise ConfigError(
+            f"data.doc_stride={data.doc_stride} leaves no room for new context in a window of "
+            f"data.max_seq_length={data.max_seq_length} with data.max_question_length="
+            f"{data.max_question_length}; lower the stride or raise the length."
+        )
+
+
+def _validate_ranges(cfg: DictConfig) -> None:
+    """Every numeric setting inside its allowed range (RANGES, OPTIONAL_COUNTS)."""
+    for key, (allowed, text) in RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if _is_number(value) and not allowed(value):
+            raise ConfigError(f"{key}={value} is out of range: allowed {text}.")
+    for key in OPTIONAL_COUNTS:
+        value = OmegaConf.select(cfg, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{key}={value} is out of range: allowed >= 1, or null (no limit).")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _reject_added_keys(node: DictConfig, prefix: str = "") -> None:
+    """No key outside the schema: Hydra's `+key=value` adds one even to a structured node, and
+    the run would silently ignore it (`+trainer.FIELD=...` stays allowed, checked below)."""
+    schema = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(schema):
+        return
+    known = [f.name for f in dataclasses.fields(schema)]
+    for key in node:
+        if key not in known:
+            import difflib
+
+            matches = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {prefix}{matches[0]}?" if matches else (
+                f"allowed keys{' of ' + prefix.rstrip('.') if prefix else ''}: {', '.join(known)}")
+            raise ConfigError(f"{prefix}{key} is not a setting of qa-experiments (added with "
+                              f"+{prefix}{key}=...?); {hint}")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            _reject_added_keys(child, f"{prefix}{key}.")
+
+
+def _validate_trainer_keys(trainer: DictConfig) -> None:
+    from transformers import TrainingArguments
+
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(trainer) - known)
+    if unknown:
+        import difflib
+
+        hints = [
+            f"trainer.{key}" + _did_you_mean(difflib.get_close_matches(key, known, n=1))
+            for key in unknown
+        ]
+        raise ConfigError(
+            "Unknown TrainingArguments field(s): "
+            + "; ".join(hints)
+            + ". The trainer node passes its keys to transformers.TrainingArguments unchanged."
+        )
+
+
+def _did_you_mean(matches: list[str]) -> str:
+    return f" (did you mean trainer.{matches[0]}?)" if matches else ""

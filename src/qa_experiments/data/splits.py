@@ -1,0 +1,246 @@
+"""Read SQuAD data (Hub, nested official JSON, flat records), check every record, report.
+
+Every split becomes a `datasets.Dataset` with the Hub's flat columns: id, title, context,
+question, answers = {"text": [...], "answer_start": [...]}. Records that cannot be used are
+counted per problem and dropped (or, with data.invalid_records=fail, refused before training).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+
+from qa_experiments.data.squad_files import BadPart, DataError, read_squad_file
+from qa_experiments.hub import resolve_local_files_only
+
+__all__ = ["DataError", "SplitReport", "check_records", "limit_keeping_mix", "load_split",
+           "read_squad_file"]
+
+QUESTION_FIELDS = ("id", "context", "question")  # what a question to answer needs
+REPAIR_WINDOW = 3  # characters an answer_start may be off (whitespace) and still be repaired
+MAX_CONTEXT_CHARS = 100_000  # ~50x SQuAD's longest paragraph: a whole book pasted by mistake
+
+
+@dataclass
+class SplitReport:
+    """What was found while reading one split: counts per problem, one example of each."""
+
+    source: str
+    records_read: int = 0
+    examples_used: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    repaired: Counter = field(default_factory=Counter)
+    first_example: dict[str, str] = field(default_factory=dict)  # problem -> where: detail
+
+    def problem(self, kind: str, where: str, detail: str) -> None:
+        self.dropped[kind] += 1
+        self.first_example.setdefault(kind, f"{where}: {detail}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "records_read": self.records_read,
+            "examples_used": self.examples_used,
+            "dropped": dict(self.dropped),
+            "repaired": dict(self.repaired),
+        }
+
+    def summary(self) -> str:
+        text = f"{self.source}: {self.records_read} records read, {self.examples_used} used"
+        if self.dropped:
+            text += ", dropped " + ", ".join(
+                f"{n} {k} (first: {self.first_example[k]})" for k, n in sorted(self.dropped.items())
+            )
+        if self.repaired:
+            text += ", repaired " + ", ".join(f"{n} {k}" for k, n in self.repaired.items())
+        return text
+
+
+def load_split(
+    data_cfg, split: str, *, require_answers: bool = True
+) -> tuple[datasets.Dataset, SplitReport]:
+    """Load, check and limit the `train` or `eval` split described by the data config.
+
+    With `require_answers=False` (questions to answer, not to score) records need only id,
+    context and question; their answers are ignored.
+    """
+    is_train = split == "train"
+    if data_cfg.dataset_name:
+        hub_split = data_cfg.train_split if is_train else data_cfg.eval_split
+        source = f"{data_cfg.dataset_name}[{hub_split}]"
+        records = _read_hub(data_cfg.dataset_name, data_cfg.dataset_config_name, hub_split)
+    else:
+        source = str(data_cfg.train_file if is_train else data_cfg.eval_file)
+        records = read_squad_file(source)
+    report = SplitReport(source=source, records_read=len(records))
+    examples = check_records(
+        records, report, version_2=data_cfg.version_2_with_negative, is_train=is_train,
+        require_answers=require_answers,
+    )
+    if data_cfg.invalid_records == "fail" and report.dropped:
+        raise DataError(
+            f"{report.summary()}. Fix the file or set data.invalid_records=skip to train on "
+            "the valid records."
+        )
+    if not examples:
+        raise DataError(f"{source}: no usable SQuAD records ({report.summary()}).")
+    limit = data_cfg.max_train_samples if is_train else data_cfg.max_eval_samples
+    examples = limit_keeping_mix(examples, limit)
+    report.examples_used = len(examples)
+    return datasets.Dataset.from_list(examples), report
+
+
+def limit_keeping_mix(examples: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """At most `limit` examples, in file order, with the file's answerable/unanswerable mix.
+
+    The first `round(limit * share)` unanswerable and the first answerable questions for the
+    rest: plain "first `limit`" when all are of one kind (SQuAD v1.1), while a SQuAD v2 file
+    whose unanswerable questions come late (the bundled train subset) still gets its share.
+    """
+    if not limit or limit >= len(examples):
+        return examples
+    unanswerable = [i for i, example in enumerate(examples) if not example["answers"]["text"]]
+    if not unanswerable or len(unanswerable) == len(examples):
+        return examples[:limit]
+    answerable = [i for i, example in enumerate(examples) if example["answers"]["text"]]
+    n_unanswerable = round(limit * len(unanswerable) / len(examples))
+    keep = sorted(unanswerable[:n_unanswerable] + answerable[: limit - n_unanswerable])
+    return [examples[i] for i in keep]
+
+
+def check_records(
+    records: list[dict[str, Any] | BadPart], report: SplitReport, *, version_2: bool,
+    is_train: bool, require_answers: bool = True,
+) -> list[dict[str, Any]]:
+    """Keep the usable records in the flat layout; count and describe the others."""
+    kept: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    for record in records:
+        example = _check_record(record, report, version_2=version_2, is_train=is_train,
+                                require_answers=require_answers)
+        if example is None:
+            continue
+        if example["id"] in seen_ids:
+            report.problem("duplicate_id", f"id {example['id']!r}", "id seen before in this split")
+            continue
+        seen_ids.add(example["id"])
+        kept.append(example)
+    return kept
+
+
+class _Dropped(Exception):
+    """A record that cannot be used; args: (kind, detail)."""
+
+
+def _check_record(record, report, **rules) -> dict[str, Any] | None:
+    if isinstance(record, BadPart):
+        report.problem(record.kind, record.where, record.detail)
+        return None
+    try:
+        return _example(record, report, **rules)
+    except _Dropped as dropped:
+        kind, detail = dropped.args
+        report.problem(kind, f"id {record.get('id')!r}", detail)
+        return None
+
+
+def _example(record, report, *, version_2, is_train, require_answers) -> dict[str, Any]:
+    context, question = _question_fields(record, require_answers)
+    texts, starts = _answers(record, context, report, version_2=version_2,
+                             is_train=is_train) if require_answers else ([], [])
+    return {
+        "id": str(record["id"]),
+        "title": str(record.get("title") or ""),
+        "context": context,
+        "question": question,
+        "answers": {"text": texts, "answer_start": starts},
+    }
+
+
+def _question_fields(record: dict[str, Any], require_answers: bool) -> tuple[str, str]:
+    required = QUESTION_FIELDS + (("answers",) if require_answers else ())
+    missing = [key for key in required if record.get(key) is None]
+    if missing:
+        raise _Dropped("missing_field", f"no {', '.join(missing)}")
+    context, question = record["context"], record["question"]
+    if not isinstance(context, str) or not context.strip():
+        raise _Dropped("empty_context", "context is empty or not text")
+    if not isinstance(question, str) or not question.strip():
+        raise _Dropped("empty_question", "question is empty or not text")
+    if len(context) > MAX_CONTEXT_CHARS:
+        raise _Dropped("context_too_long", f"{len(context)} characters")
+    return context, question
+
+
+def _answers(record, context, report, *, version_2, is_train) -> tuple[list[str], list[int]]:
+    answers = _answer_lists(record["answers"])
+    if answers is None:
+        raise _Dropped("malformed_answers",
+                       "answers is not {text: [strings], answer_start: [integers]}")
+    texts, starts = answers
+    if bool(record.get("is_impossible", False)) and texts:
+        raise _Dropped("inconsistent_v2_flag", "is_impossible but has answers")
+    if not texts and not version_2:
+        raise _Dropped("no_answer", "no answers in a SQuAD v1.1 dataset")
+    for i, (text, start) in enumerate(zip(texts, starts)):
+        problem = _check_answer(context, text, start)
+        if problem == "repairable":
+            starts[i] = _nearby_start(context, text, start)
+            report.repaired["answer_start_off_by_whitespace"] += 1
+        elif problem is not None and is_train and i == 0:
+            raise _Dropped(problem, f"answer {text!r} at {start}")
+    return texts, starts
+
+
+def _answer_lists(answers: Any) -> tuple[list[str], list[int]] | None:
+    if isinstance(answers, list):  # a list of {"text", "answer_start"} dicts
+        try:
+            answers = {
+                "text": [a["text"] for a in answers],
+                "answer_start": [a["answer_start"] for a in answers],
+            }
+        except (KeyError, TypeError):
+            return None
+    if not isinstance(answers, dict):
+        return None
+    texts, starts = answers.get("text"), answers.get("answer_start")
+    if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
+        return None
+    if not all(isinstance(t, str) for t in texts) or not all(_is_int(s) for s in starts):
+        return None
+    return list(texts), list(starts)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # True is an int in Python
+
+
+def _check_answer(context: str, text: str, start: int) -> str | None:
+    """None when the answer sits at its start; else the kind of problem."""
+    if not text.strip():
+        return "empty_answer"
+    if start < 0 or start + len(text) > len(context):
+        return "answer_outside_context"
+    if context[start : start + len(text)] == text:
+        return None
+    if _nearby_start(context, text, start) is not None:
+        return "repairable"
+    return "answer_not_at_start"
+
+
+def _nearby_start(context: str, text: str, start: int) -> int | None:
+    for shift in range(1, REPAIR_WINDOW + 1):
+        for candidate in (start - shift, start + shift):
+            if 0 <= candidate and context[candidate : candidate + len(text)] == text:
+                return candidate
+    return None
+
+
+def _read_hub(name: str, config_name: str | None, split: str) -> list[dict[str, Any]]:
+    if resolve_local_files_only(name, "dataset", "dataset"):
+        # Cached but the Hub is unreachable: datasets reads this flag at call time.
+        datasets.config.HF_HUB_OFFLINE = True
+    return datasets.load_dataset(name, config_name, split=split).to_list()

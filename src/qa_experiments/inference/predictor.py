@@ -1,0 +1,368 @@
+"""Answer questions and score data files with a trained model, without training.
+
+`load_run` accepts a training run directory (its `model/` and `config.json`) or a bare
+checkpoint directory. Windows, decoding and scores come from the same functions as the
+evaluation at the end of training (`preprocessing`, `answers.model_eval`), run by a
+prediction-only `transformers.Trainer`, so a run's own eval data reproduces its results.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import torch
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from transformers import Trainer, TrainingArguments
+
+from qa_experiments.config.schema import (
+    AUTO_THRESHOLD,
+    DataConfig,
+    HardwareConfig,
+    ModelConfig,
+)
+from qa_experiments.data.splits import DataError, SplitReport, load_split
+from qa_experiments.data.windows import prepare_eval_features
+from qa_experiments.errors import UserError, one_line
+from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
+from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
+from qa_experiments.runs import layout
+from qa_experiments.runs.layout import model_directory
+from qa_experiments.scoring.calibration import PlattCalibration
+from qa_experiments.scoring.calibration_metrics import brier_score, expected_calibration_error
+from qa_experiments.scoring.decoding import Prediction
+from qa_experiments.scoring.model_eval import decode_answers, evaluate_features, predict_logits
+from qa_experiments.scoring.tuning import CALIBRATION_FILE
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+DATA_SUFFIXES = (".gz", ".jsonl", ".json")
+
+
+class RunLoadError(UserError, ValueError):
+    """A path that holds no usable run or model; the message says what was expected."""
+
+
+
+@dataclass
+class LoadedRun:
+    """A trained model with its tokenizer and the data settings it was trained with."""
+
+    path: Path  # the directory given to load_run
+    model_dir: Path
+    model: Any
+    tokenizer: Any
+    data_cfg: DictConfig  # window and decoding settings (schema.DataConfig), threshold resolved
+    hardware: dict[str, Any]  # the run's hardware node ({} for a bare checkpoint)
+    eval_batch_size: int
+    calibration: PlattCalibration | None = None  # from model/calibration.json
+    tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
+
+
+def load_run(path: str | Path, null_threshold: float | str | None = None) -> LoadedRun:
+    """Load a run directory (`model/` + `config.json`) or a bare checkpoint directory.
+
+    `null_threshold` (a number or "auto", the tuned one) replaces the run's
+    data.null_score_diff_threshold; RunLoadError, before the model is loaded, when the run
+    decodes as SQuAD v1.1 (the threshold would change nothing) or for auto without a tuned one.
+    """
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
+    model_dir = model_directory(path)
+    _check_run_finished(path, model_dir)
+    if not (model_dir / layout.CONFIG).is_file() or not _has_weights(model_dir):
+        raise RunLoadError(
+            f"{str(path)!r} holds no model: expected a run directory (model/ and config.json, "
+            "as written by qa-train) or a checkpoint directory (config.json, model.safetensors)."
+        )
+    damage = weights_problem(model_dir)
+    if damage:
+        raise RunLoadError(f"The model in {str(model_dir)!r} is damaged: {damage}.")
+    config = _run_config(path, model_dir)
+    data_cfg = _data_config(config.get("data", {}))
+    model_cfg = _model_config(model_dir, config.get("model", {}))
+    calibration, tuned_threshold = _stored_calibration(model_dir)  # before the heavy loading
+    data_cfg.null_score_diff_threshold = _decoding_threshold(
+        data_cfg, null_threshold, tuned_threshold, path)
+    try:
+        tokenizer = load_tokenizer(model_cfg)
+        model = load_model(model_cfg)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error
+    model.eval()
+    trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
+    batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
+        "eval_batch_size", HardwareConfig.eval_batch_size)
+    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
+                     calibration, tuned_threshold)
+
+
+def calibration_path(path: str | Path) -> Path:
+    """Where the calibration of the model in a run or checkpoint directory is stored."""
+    path = Path(path).expanduser()
+    return model_directory(path) / CALIBRATION_FILE
+
+
+def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
+    """The calibration and tuned no-answer threshold stored with the model (None if absent)."""
+    path = model_dir / CALIBRATION_FILE
+    if not path.is_file():
+        return None, None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        confidence = stored.get("confidence")
+        threshold = stored.get("null_score_diff_threshold")
+        threshold = None if threshold is None else float(threshold)
+        if threshold is not None and not math.isfinite(threshold):
+            raise ValueError(f"null_score_diff_threshold {threshold} is not a finite number")
+        return (PlattCalibration.from_dict(confidence) if confidence else None, threshold)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise RunLoadError(f"{str(path)!r} is not a calibration file qa-train wrote: "
+                           f"{one_line(error)}; remove it or retrain.") from error
+
+
+def _decoding_threshold(data_cfg: DictConfig, override: float | str | None,
+                        tuned: float | None, path: Path) -> float:
+    """The no-answer threshold to decode with: `override` (--null-threshold) if given, else the
+    run's own; "auto" is the tuned threshold stored with the model. A run trained with auto
+    whose tuning was skipped (too few questions) decoded with 0.0, and so does this."""
+    version_2 = data_cfg.version_2_with_negative
+    if override is not None and not version_2:
+        raise RunLoadError(
+            f"--null-threshold changes nothing for {str(path)!r}: it decodes as SQuAD v1.1 (its "
+            "run config has data.version_2_with_negative=false, or it has none), which always "
+            "answers; leave the option out.")
+    value = data_cfg.null_score_diff_threshold if override is None else override
+    if value != AUTO_THRESHOLD:
+        return float(value)
+    if tuned is not None:
+        return tuned
+    if override is not None:
+        raise RunLoadError(
+            f"No tuned no-answer threshold is stored with the model in {str(path)!r} "
+            f"(model/{CALIBRATION_FILE} gets one at the end of a SQuAD v2 run with enough "
+            "questions to tune it); give a number instead of auto.")
+    return 0.0
+
+
+def _check_run_finished(path: Path, model_dir: Path) -> None:
+    """RunLoadError for a run directory whose run has not finished (so it has no model/)."""
+    if model_dir != path:
+        return
+    try:
+        status = json.loads((path / layout.STATUS).read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return
+    if status != layout.FINISHED:
+        raise RunLoadError(
+            f"The run in {str(path)!r} has not finished (status.json: {status}), so it has no "
+            f"complete model; use one of its checkpoints ({str(path / 'checkpoints')!r}) or "
+            "finish it with resume=true."
+        )
+
+
+def _has_weights(model_dir: Path) -> bool:
+    return any((model_dir / name).is_file() for name in WEIGHT_FILES)
+
+
+def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
+    """The resolved training config of the run the model belongs to ({} if none).
+
+    A run directory keeps it next to `model/`; a Trainer checkpoint inside a run
+    (`RUN/checkpoints/checkpoint-N`) two levels up. A model's own config.json has no "data".
+    """
+    candidates = [path / layout.CONFIG] if model_dir != path else []
+    if path.parent.name == layout.CHECKPOINTS_DIR:
+        candidates.append(path.parent.parent / layout.CONFIG)
+    for candidate in candidates:
+        try:
+            config = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and isinstance(config.get("data"), dict):
+            return config
+    if model_dir != path:
+        raise RunLoadError(f"{str(path / 'config.json')!r} is missing or not a run config.")
+    return {}
+
+
+def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
+    """A schema.ModelConfig for the saved model (tokenizer from the base model if not saved)."""
+    has_tokenizer = any((model_dir / name).is_file() for name in TOKENIZER_FILES)
+    tokenizer = None if has_tokenizer else (
+        trained.get("tokenizer_name_or_path") or trained.get("name_or_path")
+    )
+    if not has_tokenizer and not tokenizer:
+        raise RunLoadError(f"{str(model_dir)!r} holds no tokenizer (tokenizer.json).")
+    cfg = OmegaConf.structured(ModelConfig(name="inference", name_or_path=str(model_dir)))
+    cfg.tokenizer_name_or_path = tokenizer
+    for key in ("revision", "trust_remote_code", "attn_implementation"):
+        if key in trained:
+            cfg[key] = trained[key]  # revision only matters for a tokenizer from the Hub
+    return cfg
+
+
+def _data_config(trained: dict[str, Any]) -> DictConfig:
+    """schema.DataConfig defaults overridden by the run's data settings."""
+    known = {f.name for f in dataclasses.fields(DataConfig)}
+    cfg = OmegaConf.structured(DataConfig(name="inference"))
+    try:
+        return OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
+    except OmegaConfBaseException as error:
+        raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
+
+
+def answer(run: LoadedRun, question: str, context: str, *, candidates: int = 0) -> Prediction:
+    """The model's answer to one question about `context` (doc-stride windows as in training),
+    with its `candidates` most probable alternatives.
+
+    `start_char`/`end_char` index the answer in `context` (end exclusive); -1 for no answer.
+    """
+    for name, text in (("question", question), ("context", context)):
+        if not text or not text.strip():
+            raise DataError(f"The {name} is empty.")
+    examples = datasets.Dataset.from_list([{"id": "0", "question": question, "context": context}])
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run) as trainer:
+        start_logits, end_logits = predict_logits(trainer, features)
+    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                          null_score_diff_threshold=run.data_cfg.null_score_diff_threshold,
+                          keep_candidates=candidates)[0]
+
+
+def load_examples(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    require_answers: bool = True,
+) -> tuple[datasets.Dataset, SplitReport]:
+    """The usable records of a SQuAD file (nested or flat), read like a run's eval split.
+
+    With `require_answers=False` (questions to answer rather than to score) a record needs
+    only id, question and context. Records left out are named in one line on stderr.
+    """
+    reading = {"dataset_name": None, "eval_file": str(data_file), "max_eval_samples": max_samples}
+    examples, report = load_split(OmegaConf.merge(run.data_cfg, reading), "eval",
+                                  require_answers=require_answers)
+    if report.dropped:  # left out, never silently: one line naming the first of each problem
+        print(f"note: {report.summary()}", file=sys.stderr)
+    return examples, report
+
+
+def predict_file(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    batch_size: int | None = None, progress: bool = False,
+) -> tuple[datasets.Dataset, list[Prediction]]:
+    """Answer every question of a SQuAD file; return its examples and their answers."""
+    examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run, batch_size, progress=progress) as trainer:
+        start_logits, end_logits = predict_logits(trainer, features)
+    answers = decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
+                             null_score_diff_threshold=run.data_cfg.null_score_diff_threshold)
+    return examples, answers
+
+
+def confidence(run: LoadedRun, prediction: Prediction) -> float | None:
+    """Calibrated P(exact match) of an answer; None without a stored calibration."""
+    if run.calibration is None:
+        return None
+    return float(run.calibration.confidence(prediction.probability or 0.0))
+
+
+def evaluate_file(
+    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    batch_size: int | None = None, progress: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training,
+    and the per-question records (`answers.question_records`)."""
+    started = time.perf_counter()
+    examples, report = load_examples(run, data_file, max_samples=max_samples)
+    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
+    with prediction_trainer(run, batch_size, progress=progress) as trainer:
+        evaluation = evaluate_features(trainer, features, examples, run.data_cfg)
+    stored = stored_calibration_figures(run, evaluation.answers, evaluation.records)
+    results = {
+        **evaluation.metrics,
+        **stored,
+        "eval_examples": len(examples),
+        "eval_features": len(features),
+        "eval_runtime": evaluation.runtime,
+        "total_seconds": time.perf_counter() - started,
+        "data_file": str(Path(data_file).expanduser().resolve()),
+        "model_dir": str(run.model_dir.resolve()),
+        "data_report": report.to_dict(),
+    }
+    return results, evaluation.records
+
+
+def stored_calibration_figures(run: LoadedRun, answers: list[Prediction],
+                               records: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECE and Brier score of the calibration stored with the model on these answers
+    ({} without one)."""
+    if run.calibration is None:
+        return {}
+    confidences = [confidence(run, a) for a in answers]
+    exact = [r["exact_match"] for r in records]
+    return {"stored_calibration": {
+        "ece": expected_calibration_error(confidences, exact),
+        "brier": brier_score(confidences, exact),
+        "how": "the calibration stored with the model (fitted on all eval questions of its "
+               "run) applied to these questions: a held-out figure only when they are not "
+               "the run's eval questions",
+    }}
+
+
+@contextlib.contextmanager
+def prediction_trainer(
+    run: LoadedRun, batch_size: int | None = None, *, progress: bool = False
+) -> Iterator[Trainer]:
+    """A Trainer for `predict` only: CPU unless CUDA, the run's precision, no reporting."""
+    with tempfile.TemporaryDirectory(prefix="qa-predict-") as scratch:
+        args = TrainingArguments(
+            output_dir=scratch,
+            report_to="none",
+            per_device_eval_batch_size=batch_size or run.eval_batch_size,
+            disable_tqdm=not progress,
+            **prediction_device_arguments(run.hardware),
+        )
+        set_tf32(args.tf32)
+        collator = padding_collator(run.tokenizer, args)
+        yield Trainer(model=run.model, args=args, data_collator=collator,
+                      processing_class=run.tokenizer)
+
+
+def prediction_device_arguments(hardware: dict[str, Any]) -> dict[str, Any]:
+    """The run's device settings (training.device_arguments) for this machine: CUDA when
+    available, else the CPU in fp32 (bf16 only for a run that itself used bf16 on the CPU)."""
+    settings = {**dataclasses.asdict(HardwareConfig()), **hardware}
+    ran_on_cpu = settings["device"] == "cpu"
+    if torch.cuda.is_available():
+        settings["device"] = "cuda"
+        if ran_on_cpu and settings["precision"] == "auto":
+            settings["precision"] = "fp32"  # what auto meant for that run
+    else:
+        settings["device"] = "cpu"
+        if not (ran_on_cpu and settings["precision"] == "bf16"):
+            settings["precision"] = "fp32"
+    return device_arguments(OmegaConf.create(settings))
+
+
+def data_file_stem(data_file: str | Path) -> str:
+    """`dev-v1.1` for dev-v1.1.json.gz: the file name without its data suffixes."""
+    name = Path(data_file).name
+    for suffix in DATA_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name or "data"

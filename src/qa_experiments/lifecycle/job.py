@@ -1,0 +1,175 @@
+"""The life of one training job, from claiming its run directory to its final status.
+
+`train(cfg)` is what `qa-train` runs for each job: check the config, claim the run directory
+(reusing a finished run of the same job), check the inputs before a W&B run starts, train and
+evaluate (`training.experiment`), then record `finished`, `failed` or `pruned` in status.json
+and in the W&B run whatever happens. Only the writing process (`runs.layout.is_writer`) writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from qa_experiments.analysis.error_report import write_report
+from qa_experiments.config.schema import ConfigError, validate_config
+from qa_experiments.data.squad_files import check_readable
+from qa_experiments.hub import resolve_local_files_only
+from qa_experiments.lifecycle import slurm
+from qa_experiments.runs import claim, layout
+from qa_experiments.runs.summary import run_summary
+from qa_experiments.search.trial_protocol import TrialPruned
+from qa_experiments.tracking import wandb_run
+from qa_experiments.tracking.wandb_run import F1_METRIC
+
+log = logging.getLogger("qa_experiments.train")
+
+
+def train(cfg: DictConfig) -> float:
+    """Run one job and return its dev F1 (the metric sweepers maximise)."""
+    slurm.export_distributed_env()  # before anything asks for the rank
+    slurm.limit_cpu_threads()
+    continue_requeued_job(cfg)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    previous = claim_run_dir(cfg, run_dir, overrides)
+    if previous is not None:
+        log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
+                 run_summary(previous, run_dir))
+        return previous["f1"]
+    try:
+        results = run_job(cfg, hydra_cfg, run_dir, overrides)
+    except TrialPruned as pruned:
+        log.info("Optuna trial %s", pruned)
+        return pruned.scores[-1]["f1"]
+    log.info("%s", run_summary(results, run_dir))
+    return results["f1"]
+
+
+def continue_requeued_job(cfg: DictConfig) -> None:
+    """A job that SLURM requeued (preempted, or past its time limit) continues from its newest
+    checkpoint: without resume=true its run directory would be started over."""
+    if slurm.requeued() and not cfg.resume:
+        log.info("SLURM requeued this job: resuming it (resume=true).")
+        cfg.resume = True
+
+
+def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
+    """Check `cfg` and whether `run_dir` may be written before anything is written there
+    (train.log included); the results of this same job if it already finished there."""
+    log_files = claim.hold_log_files()
+    try:
+        validate(cfg, run_dir, overrides)
+        previous = claim.claim(run_dir, overrides,
+                                   OmegaConf.to_container(cfg, resolve=True), cfg.resume)
+    except BaseException:
+        claim.close_log_files(log_files)
+        raise
+    if previous is None:
+        claim.attach_log_files(log_files)
+    else:
+        claim.close_log_files(log_files)  # a finished run's files never change
+    return previous
+
+
+def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:
+    """Train and evaluate in the claimed `run_dir`, recording the job's state in status.json
+    (and a W&B run) whatever happens."""
+    chief = layout.is_writer()
+    if chief:
+        claim.remove_stale_temp_files(run_dir)
+        claim.remove_earlier_outputs(run_dir)
+        if not cfg.resume:
+            claim.start_over(run_dir)
+        claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
+        layout.write_status(run_dir, layout.RUNNING, overrides)
+    run = None
+    try:
+        check_inputs(cfg)  # before a W&B run starts
+        # Imported here, after the checks: torch and transformers take seconds to import.
+        from qa_experiments.training.experiment import run_experiment
+
+        if chief:
+            run = wandb_run.start_run(
+                cfg.logger,
+                config=OmegaConf.to_container(cfg, resolve=True),
+                run_dir=run_dir,
+                name=hydra_cfg.job.override_dirname or run_dir.name,
+                group=sweep_group(hydra_cfg),
+                tags=[cfg.model.name, cfg.data.name],
+            )
+        results = run_experiment(cfg, run_dir, run)
+        if chief:
+            write_error_report(run_dir, run)
+    except TrialPruned as pruned:
+        if chief:
+            layout.write_status(run_dir, layout.PRUNED, overrides)
+        wandb_run.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",),
+                            unset=(F1_METRIC,))  # a pruned job has no full-set F1
+        raise
+    except BaseException as error:
+        if chief:
+            layout.write_status(run_dir, layout.FAILED, overrides, error)
+        wandb_run.finish_run(run, None, exit_code=1)
+        raise
+    if chief:
+        layout.write_status(run_dir, layout.FINISHED, overrides)
+        claim.remove_checkpoints(run_dir)
+    final = wandb_run.summary_metrics(results)
+    wandb_run.log_final(run, final)
+    wandb_run.finish_run(run, final, exit_code=0)
+    return results
+
+
+def write_error_report(run_dir: Path, run) -> None:
+    """The run's error-analysis report (report/), also sent to its W&B run; a report that
+    fails is a warning, never a failed run."""
+    try:
+        wandb_run.log_report(run, write_report(run_dir))
+    except Exception as error:
+        log.warning("Error-analysis report not written: %s: %s (try: qa-report %s)",
+                    type(error).__name__, error, run_dir)
+
+
+def pruned_summary(pruned: TrialPruned) -> dict:
+    """The W&B summary of a pruned trial: its state and last intermediate score."""
+    last = pruned.scores[-1]
+    return {"pruned": True, "pruned_at_step": last["step"], "eval/f1_pruning_slice": last["f1"]}
+
+
+def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:
+    """`validate_config`; a refused job in a new run directory is recorded as failed there, so
+    that a sweep shows it (a directory that already holds a run is left as it is)."""
+    try:
+        validate_config(cfg)
+    except ConfigError as error:
+        if layout.is_writer() and not layout.is_run_dir(run_dir):
+            layout.write_status(run_dir, layout.FAILED, overrides, error)
+        raise
+
+
+def check_inputs(cfg: DictConfig) -> None:
+    """Refuse unreadable data files, an unreachable Hub dataset and windows longer than the model
+    takes, before a W&B run starts and before any data or weights are loaded (the model's
+    config only)."""
+    # Imported here, like run_experiment: transformers takes seconds to import.
+    from qa_experiments.model.loading import check_max_seq_length
+
+    if cfg.data.dataset_name:
+        resolve_local_files_only(cfg.data.dataset_name, "dataset", "dataset")  # Hub or cache
+    else:
+        for path in (cfg.data.train_file, cfg.data.eval_file):
+            check_readable(path)
+    check_max_seq_length(cfg.model, cfg.data.max_seq_length)
+
+
+def sweep_group(hydra_cfg) -> str | None:
+    """The W&B group of a multirun job: its sweep directory, so a sweep's runs sit together."""
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return None
+    return Path(hydra_cfg.sweep.dir).as_posix().removeprefix("multirun/")

@@ -1,0 +1,138 @@
+"""Load any extractive-QA backbone and its tokenizer from the Hub or a local directory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from safetensors import safe_open
+from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+
+from qa_experiments.config.schema import ConfigError
+from qa_experiments.hub import resolve_local_files_only
+
+# Model types whose position ids start after the padding index (RoBERTa's scheme): the first
+# pad_token_id + 1 position embeddings never hold a token.
+PADDING_OFFSET_MODEL_TYPES = frozenset({
+    "roberta", "roberta-prelayernorm", "xlm-roberta", "xlm-roberta-xl", "camembert",
+    "data2vec-text", "ibert", "longformer", "luke", "markuplm", "mpnet", "xmod", "lilt",
+    "layoutlmv3",
+})
+
+log = logging.getLogger(__name__)
+
+
+def load_tokenizer(model_cfg):
+    """The backbone's fast tokenizer, padding on the right.
+
+    Answer labels are token positions counted from the left, so windows are always padded on
+    the right, also for tokenizers that default to left padding.
+    """
+    name = model_cfg.tokenizer_name_or_path or model_cfg.name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(
+        name,
+        revision=model_cfg.revision,
+        trust_remote_code=model_cfg.trust_remote_code,
+        local_files_only=resolve_local_files_only(name, "model", "tokenizer"),
+    )
+    if not tokenizer.is_fast:
+        raise ValueError(
+            f"Tokenizer of {name!r} is not a fast (Rust) tokenizer; QA windows need its "
+            "offset mappings. Choose a model with a tokenizer.json."
+        )
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_model(model_cfg):
+    """The backbone with a (possibly new) span-prediction head; says in one line what was
+    initialised instead of Transformers' load report."""
+    name = model_cfg.name_or_path
+    with _without_load_report():
+        model, info = AutoModelForQuestionAnswering.from_pretrained(
+            name,
+            revision=model_cfg.revision,
+            trust_remote_code=model_cfg.trust_remote_code,
+            attn_implementation=model_cfg.attn_implementation,
+            local_files_only=resolve_local_files_only(name, "model", "model"),
+            output_loading_info=True,
+        )
+    report_loading(model, name, info)
+    return model
+
+
+def report_loading(model, name: str, info: dict) -> None:
+    """Info when only the task head is new (what fine-tuning expects); a warning when backbone
+    weights are missing or had the wrong shape (they start from random values)."""
+    heads = {child for child, _ in model.named_children()} - {model.base_model_prefix}
+    missing = sorted(info["missing_keys"])
+    new_heads = sorted({k.split(".")[0] for k in missing if k.split(".")[0] in heads})
+    backbone = [k for k in missing if k.split(".")[0] not in heads]
+    backbone += sorted(f"{k[0]} (shape)" for k in info["mismatched_keys"])
+    if backbone:
+        more = f" and {len(backbone) - 5} more" if len(backbone) > 5 else ""
+        log.warning("%s lacks %d backbone weight(s), now random: %s%s. Check that it is the "
+                    "model you meant.", name, len(backbone), ", ".join(backbone[:5]), more)
+    if new_heads:
+        log.info("New question-answering head (%s) initialised from the seed, as fine-tuning a "
+                 "pretrained backbone expects.", ", ".join(new_heads))
+
+
+@contextlib.contextmanager
+def _without_load_report() -> Iterator[None]:
+    """Drop Transformers' table of UNEXPECTED/MISSING weights (report_loading sums it up)."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    drop = logging.Filter()
+    drop.filter = lambda record: "LOAD REPORT" not in str(record.msg)
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def max_input_length(model_cfg) -> int | None:
+    """The most tokens the backbone's absolute position embeddings hold; None without a limit.
+
+    Reads only the model's config (no weights).
+    """
+    name = model_cfg.name_or_path
+    local_files_only = resolve_local_files_only(name, "model", "model")
+    try:
+        config = AutoConfig.from_pretrained(
+            name, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code,
+            local_files_only=local_files_only,
+        )
+    except (OSError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ConfigError(f"model.name_or_path={name!r} holds no usable model config: "
+                          f"{first_line}") from error
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int) or getattr(config, "position_biased_input", True) is False:
+        return None  # relative positions (e.g. DeBERTa-v2): no fixed limit
+    if config.model_type in PADDING_OFFSET_MODEL_TYPES:
+        positions -= (config.pad_token_id or 0) + 1
+    return positions
+
+
+def check_max_seq_length(model_cfg, max_seq_length: int) -> None:
+    """ConfigError when windows of `max_seq_length` tokens do not fit the backbone."""
+    limit = max_input_length(model_cfg)
+    if limit is not None and max_seq_length > limit:
+        raise ConfigError(
+            f"data.max_seq_length={max_seq_length} is out of range for model={model_cfg.name}: "
+            f"allowed <= {limit} (its position embeddings); lower data.max_seq_length."
+        )
+
+
+def weights_problem(model_dir: Path) -> str | None:
+    """Why a safetensors weight file in `model_dir` cannot be read, or None when all can."""
+    for shard in sorted(Path(model_dir).glob("*.safetensors")):
+        try:
+            with safe_open(str(shard), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:  # safetensors raises its own error type for damaged files
+            return f"{shard.name} is damaged ({' '.join(str(error).split())})"
+    return None

@@ -1,0 +1,161 @@
+"""Who may write into a run directory: a job claims it only after checking what it holds.
+
+Hydra would write `.hydra/` and open `train.log` before the task runs; conf/config.yaml turns
+both off (`hydra.output_subdir: null`, and `hydra/job_logging: qa`, whose train.log opens at its
+first record) so that a job refused here, or one that reuses a finished run, leaves every file
+of that directory byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from qa_experiments.config.schema import ConfigError
+from qa_experiments.runs import layout
+from qa_experiments.runs.atomic import write_text
+
+log = logging.getLogger(__name__)
+
+# Settings that do not change what a job computes: a resume or a re-run may change them.
+NOT_IDENTITY = ("resume", "logger.mode")
+
+
+class RunDirError(ConfigError):
+    """The run directory holds another job; the message says how to start a new run."""
+
+
+def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],
+          resume: bool) -> dict | None:
+    """The results of the same job if it already finished in `run_dir`, else None (the job may
+    write there). RunDirError for a finished run of another job, or a resume that would
+    continue another job than the interrupted one."""
+    status = layout.read_json(run_dir / layout.STATUS)
+    if status is None:
+        return None
+    finished = status.get("status") == layout.FINISHED
+    if not finished and not resume:
+        return None  # an unfinished run is started over
+    differences = job_differences(status.get("overrides", []), overrides,
+                                  layout.read_json(run_dir / layout.CONFIG), config)
+    if differences and finished:
+        raise RunDirError(
+            f"{run_dir} already holds a finished run with other settings ({differences}); it is "
+            "never overwritten. Choose another hydra.run.dir / hydra.sweep.dir."
+        )
+    if differences:
+        raise RunDirError(
+            f"resume=true continues the interrupted run in {run_dir} unchanged, but these "
+            f"settings differ: {differences}. To start a new run with them instead, run the "
+            "command without resume=true and with another hydra.run.dir (or none)."
+        )
+    return layout.read_json(run_dir / layout.RESULTS) if finished else None
+
+
+def job_differences(previous_overrides: list[str], overrides: list[str],
+                    previous_config: dict | None, config: dict[str, Any]) -> str:
+    """The overrides (else resolved settings) that differ from the earlier job's, as
+    `key=now (was: before)`; empty when the job is the same."""
+    before, now = _identity(_settings(previous_overrides)), _identity(_settings(overrides))
+    if before == now and previous_config is not None:
+        before = _identity(_flatten(previous_config))
+        now = _identity(_flatten(json.loads(json.dumps(config))))
+    return "; ".join(
+        f"{key}={now.get(key, 'default')} (was: {before.get(key, 'default')})"
+        for key in sorted(before.keys() | now.keys()) if before.get(key) != now.get(key)
+    )
+
+
+def _identity(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k not in NOT_IDENTITY}
+
+
+def _settings(overrides: list[str]) -> dict[str, str]:
+    pairs = (o.lstrip("+~").split("=", 1) for o in overrides)
+    return {p[0]: p[1] if len(p) > 1 else "<deleted>" for p in pairs}
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(_flatten(value, f"{prefix}{key}."))
+    return flat
+
+
+def hold_log_files() -> list[logging.FileHandler]:
+    """Take the job's log files off the root logger until the run directory is claimed."""
+    root = logging.getLogger()
+    held = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    for handler in held:
+        root.removeHandler(handler)
+    return held
+
+
+def attach_log_files(held: list[logging.FileHandler]) -> None:
+    """Put the held log files back: the job owns its run directory now."""
+    for handler in held:
+        logging.getLogger().addHandler(handler)
+
+
+def close_log_files(held: list[logging.FileHandler]) -> None:
+    """Drop the held log files unopened (they are delayed): the directory is not this job's."""
+    for handler in held:
+        handler.close()
+
+
+def save_hydra_files(run_dir: Path, task_cfg, hydra_cfg) -> None:
+    """Write `.hydra/config.yaml`, `hydra.yaml` and `overrides.yaml` as Hydra would, unless
+    Hydra already did (a user-set `hydra.output_subdir`)."""
+    if hydra_cfg.hydra.output_subdir is not None:
+        return
+    for name, node in (("config.yaml", task_cfg), ("hydra.yaml", hydra_cfg),
+                       (layout.OVERRIDES, hydra_cfg.hydra.overrides.task)):
+        write_text(run_dir / layout.HYDRA_DIR / name, OmegaConf.to_yaml(node))
+
+
+def start_over(run_dir: Path) -> None:
+    """Remove the checkpoints of an earlier attempt in `run_dir`: a job started without
+    resume=true must never be continued later from another job's checkpoint."""
+    checkpoints = run_dir / layout.CHECKPOINTS_DIR
+    if checkpoints.is_dir():
+        log.warning("Starting over in %s: removing the checkpoints of the earlier attempt (add "
+                    "resume=true to continue an interrupted run instead).", run_dir)
+        shutil.rmtree(checkpoints)
+
+
+
+def remove_checkpoints(run_dir: Path) -> None:
+    """Remove the checkpoints of a finished run: it is never resumed, and its `model/` holds the
+    final weights (see runs.layout)."""
+    shutil.rmtree(run_dir / layout.CHECKPOINTS_DIR, ignore_errors=True)
+
+
+def remove_earlier_outputs(run_dir: Path) -> None:
+    """Remove what an earlier, unfinished attempt in `run_dir` left (its results, predictions,
+    model, report): until this attempt writes its own, they would describe a result that the
+    run directory does not hold, and stay beside a `failed` status if this attempt fails."""
+    earlier = [run_dir / name for name in layout.ATTEMPT_OUTPUTS if (run_dir / name).exists()]
+    if earlier:
+        log.warning("Removing what an earlier, unfinished attempt left in %s: %s.", run_dir,
+                    ", ".join(path.name for path in earlier))
+    for path in earlier:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def remove_stale_temp_files(run_dir: Path) -> None:
+    """Delete the `.NAME.*.tmp` files and directories a killed writer left (see results.py)."""
+    for path in run_dir.glob(".*.tmp"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

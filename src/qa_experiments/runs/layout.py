@@ -1,0 +1,114 @@
+"""The run-directory contract: the files a run holds, its statuses, and which process writes.
+
+A run directory is `outputs/<date>/<time>/` (a sweep job: `multirun/<date>/<time>/<job>/`).
+Every writer and reader of one takes the names from here.
+
+In the order a job writes them:
+- `status.json`: first, and at every change: `running`, `finished` (only once every file
+  below is complete), `failed` (with the error) or `pruned`, and the job's overrides
+- `config.json`, `.hydra/`: the resolved config; Hydra's config, hydra and overrides files
+- `train.log`: the job's log, with the traceback of a failure
+- `checkpoints/`: the Trainer's checkpoints while training
+- `intermediate.json`: dev F1 on the pruning slice at each report (searches)
+- `model/`: weights, tokenizer and `calibration.json`, renamed into place whole
+- `predictions.json`, `nbest_predictions.json`, `na_prob.json` (v2), `eval_questions.jsonl`
+- `results.json`: the metrics
+- `report/`: the error-analysis report (one that fails is a warning; `qa-report` redoes it)
+- `wandb/`: the W&B run files (`logger=wandb`)
+
+What a finished run keeps: everything above except `checkpoints/`. A finished run is never
+resumed (the same command reuses its results, another one is refused), so its checkpoints,
+three times the size of `model/` with the optimizer state, could serve nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from qa_experiments.runs.atomic import write_json
+
+STATUS = "status.json"
+CONFIG = "config.json"
+RESULTS = "results.json"
+PREDICTIONS = "predictions.json"
+NBEST_PREDICTIONS = "nbest_predictions.json"
+NO_ANSWER_PROBABILITIES = "na_prob.json"
+QUESTIONS = "eval_questions.jsonl"
+INTERMEDIATE = "intermediate.json"
+LOG = "train.log"
+MODEL_DIR = "model"
+REPORT_DIR = "report"
+CHECKPOINTS_DIR = "checkpoints"
+HYDRA_DIR = ".hydra"
+OVERRIDES = "overrides.yaml"  # in HYDRA_DIR
+WANDB_DIR = "wandb"
+
+RUNNING, FINISHED, FAILED, PRUNED = "running", "finished", "failed", "pruned"
+
+# The files of a training run (beside its status.json): no other command may replace them.
+RUN_FILES = frozenset({STATUS, CONFIG, RESULTS, PREDICTIONS, NBEST_PREDICTIONS,
+                       NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG})
+# What an attempt writes once it has trained or evaluated; status.json says if they are complete.
+ATTEMPT_OUTPUTS = (RESULTS, PREDICTIONS, NBEST_PREDICTIONS, NO_ANSWER_PROBABILITIES, QUESTIONS,
+                   INTERMEDIATE, MODEL_DIR, REPORT_DIR)
+# A sweep's job directory holds at least one of these.
+JOB_MARKERS = (HYDRA_DIR, STATUS, RESULTS)
+
+
+def is_writer() -> bool:
+    """True in the one process of a job that writes its run directory and logs to W&B: rank 0
+    under torchrun or SLURM (RANK, set before training starts), the only process otherwise."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:
+    """Record the job's state where `qa-compare` and later re-runs of the sweep find it."""
+    write_json(run_dir / STATUS, {
+        "status": status,
+        "overrides": overrides,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+    })
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` holds a run (its status file)."""
+    return (path / STATUS).is_file()
+
+
+def model_directory(path: Path) -> Path:
+    """The model of a run directory (its `model/`), else `path` itself (a model or checkpoint
+    directory)."""
+    return path / MODEL_DIR if (path / MODEL_DIR).is_dir() else path
+
+
+def find_job_dirs(sweep_dir: Path) -> list[Path]:
+    """The job subdirectories of a sweep (those Hydra or the task wrote into), in job order."""
+    try:
+        children = [d for d in sweep_dir.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    except OSError:
+        return []
+    jobs = [d for d in children if any((d / marker).exists() for marker in JOB_MARKERS)]
+    return sorted(jobs, key=_job_order)
+
+
+def job_id(dir_name: str) -> str:
+    """The job number of a job directory (`3` or `3_model=bert,...`), else its whole name."""
+    match = re.match(r"(\d+)(?:_|$)", dir_name)
+    return match.group(1) if match else dir_name
+
+
+def _job_order(job_dir: Path) -> tuple[int, int, str]:
+    number = job_id(job_dir.name)
+    return (0, int(number), job_dir.name) if number.isdigit() else (1, 0, job_dir.name)

@@ -1,0 +1,210 @@
+"""Weights & Biases runs: one per job, offline automatically without credentials.
+
+A W&B run that cannot start (no network or API key in online mode, a bad WANDB_MODE) fails the
+job within about INIT_TIMEOUT_S seconds with one line (TrackingError), never silently
+falls back to offline: the user asked for the run to be online.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import re
+import socket
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from qa_experiments.analysis.error_report import slice_summary
+from qa_experiments.analysis.slices import question_type
+from qa_experiments.errors import UserError
+
+log = logging.getLogger(__name__)
+
+WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
+INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
+F1_METRIC = "eval/f1"  # dev F1: what sweeps maximise; intermediate values are on a slice
+
+
+class TrackingError(UserError, RuntimeError):
+    """The W&B run could not be started; the message says how to run without it."""
+
+
+def wandb_mode(requested: str) -> str:
+    """The W&B mode to use: `auto` means online with credentials and offline without."""
+    env = os.environ.get("WANDB_MODE")
+    if env and env not in WANDB_MODES:  # wandb reads it even when given a mode
+        raise TrackingError(
+            f"WANDB_MODE={env!r} is not a W&B mode ({', '.join(WANDB_MODES)}); unset it or "
+            "fix it, or run with logger=none."
+        )
+    if requested != "auto":
+        return requested
+    if env:
+        return env
+    return "online" if _has_credentials() else "offline"
+
+
+def _has_credentials() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
+    try:
+        return netrc.netrc().authenticators(host.rstrip("/")) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def start_run(
+    logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, group: str | None,
+    tags: list[str],
+):
+    """Start the job's W&B run before the Trainer (which then logs into it); None if disabled.
+
+    `group` (the sweep) applies unless logger.group is set.
+    """
+    if logger_cfg.name != "wandb":
+        return None
+    import wandb
+
+    mode = wandb_mode(logger_cfg.mode)
+    forget_unreachable_service()
+    timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
+    try:
+        run = wandb.init(
+            project=logger_cfg.project,
+            entity=logger_cfg.entity,
+            group=logger_cfg.group or group,
+            name=name,
+            tags=sorted({*logger_cfg.tags, *tags}),
+            job_type="train",
+            config=config,
+            dir=str(run_dir),
+            mode=mode,
+            reinit="finish_previous",
+            settings=wandb.Settings(init_timeout=timeout),
+        )
+    except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
+        raise start_failure(error, mode, timeout) from error
+    if mode == "offline":
+        log.info("W&B is offline; upload the run later with: wandb sync %s", sync_dir(run))
+    return run
+
+
+# wandb's WANDB_SERVICE token: "<version>-<pid>-unix-<socket path>" or "...-tcp-localhost-<port>".
+SERVICE_TOKEN = re.compile(r"\d+-\d+-(?:unix-(?P<path>.+)|tcp-localhost-(?P<port>\d+))")
+
+
+def forget_unreachable_service(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Drop an inherited WANDB_SERVICE whose wandb-core service does not answer here, so that
+    wandb starts the job's own service instead of failing to connect.
+
+    A process that used W&B (a notebook, a script) passes the variable to the jobs it submits:
+    sbatch exports the environment, and the job may start on another node or after that process
+    ended. A token wandb cannot parse is left for wandb to report.
+    """
+    token = environ.get("WANDB_SERVICE", "")
+    match = SERVICE_TOKEN.fullmatch(token)
+    if match is None or _answers(match["path"], match["port"]):
+        return
+    log.info("W&B: the service in WANDB_SERVICE=%s does not answer on this machine (inherited "
+             "from the process that started this job); this job starts its own.", token)
+    del environ["WANDB_SERVICE"]
+
+
+def _answers(path: str | None, port: str | None) -> bool:
+    """True when something accepts a connection on the unix socket `path` or localhost:`port`."""
+    family, address = (socket.AF_UNIX, path) if path else (socket.AF_INET, ("localhost", int(port)))
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(address)
+        except OSError:
+            return False
+    return True
+
+
+def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
+    """The one-line TrackingError for a wandb.init that failed with `error`."""
+    reason = " ".join(str(error).split(" Consider increasing")[0].split()) or type(error).__name__
+    if "timed out" in reason.lower():
+        reason += f" after {timeout:.0f} s; WANDB_INIT_TIMEOUT=SECONDS waits longer"
+    return TrackingError(
+        f"W&B could not start its run in {mode} mode ({reason[:400]}); run with "
+        "logger.mode=offline (sync later) or logger=none, or fix the W&B login/network."
+    )
+
+
+def sync_dir(run) -> str:
+    """The run's `offline-run-*` directory: what `wandb sync` takes (run.dir is its files/)."""
+    return str(getattr(run.settings, "sync_dir", None) or Path(run.dir).parent)
+
+
+def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """Final scores and throughput under stable keys (eval/f1, train/samples_per_second, ...),
+    so the W&B runs table and charts compare jobs directly."""
+    keys = {k: f"eval/{k}" for k in results if k.endswith(("exact_match", "f1", "_total"))}
+    keys.update({
+        "train_samples_per_second": "train/samples_per_second",
+        "train_tokens_per_second": "train/tokens_per_second",
+        "peak_memory_mb": "system/peak_memory_mb",
+        "train_runtime": "train/runtime_seconds",
+        "train_loss": "train/final_loss",
+        "eval_runtime": "eval/runtime_seconds",
+        "preprocess_seconds": "data/preprocess_seconds",
+        "train_features": "data/train_features",
+        "eval_examples": "data/eval_examples",
+    })
+    keys.update({k: f"eval/{k}" for k in ("best_exact", "best_exact_thresh", "best_f1_thresh")})
+    summary = {name: results[key] for key, name in keys.items() if key in results}
+    for section in ("calibration", "no_answer_threshold"):  # their numbers (see answers.tuning)
+        for key, value in (results.get(section) or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summary[f"eval/{section}/{key}"] = value
+    return summary
+
+
+def log_final(run, metrics: dict[str, float]) -> None:
+    """Log the final metrics as the run's last history row, after any intermediate `eval/f1`
+    on the pruning slice, so that the metric's history (what W&B's Hyperband reads) ends on the
+    full-set score."""
+    if run is not None:
+        run.log(metrics)
+
+
+def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
+               tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
+    """Record the final metrics (and extra `tags`), remove the summary keys `unset`, and close
+    the run, also when the job failed."""
+    if run is None:
+        return
+    if tags:
+        run.tags = tuple(sorted({*run.tags, *tags}))
+    if summary:
+        run.summary.update(summary)
+    for key in unset:
+        if key in run.summary.keys():
+            del run.summary[key]
+    run.finish(exit_code=exit_code)
+
+
+PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
+                      "exact_match", "f1", "question_type")
+
+
+def log_report(run, report) -> None:
+    """Send an error-analysis report (analysis.error_report.Report) to the W&B run: slice scores
+    into the summary, its charts as images and a predictions table to filter errors by."""
+    if run is None:
+        return
+    import wandb
+
+    run.summary.update(slice_summary(report.slices))
+    rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
+             r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
+             question_type(r)] for r in report.records]
+    run.log({
+        **{f"report/{name}": wandb.Image(str(path)) for name, path in report.charts.items()},
+        "report/predictions": wandb.Table(columns=list(PREDICTION_COLUMNS), data=rows),
+    })
