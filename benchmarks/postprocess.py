@@ -12,23 +12,19 @@ candidates per question (what a run writes to nbest_predictions.json).
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
+from reference_decoding import loop_reference  # beside this script
 
-# The straightforward per-window loop lives with the tests that check the fast version.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from qa_experiments.config.paths import minilm_path  # noqa: E402
-from qa_experiments.config.schema import DataConfig, ModelConfig  # noqa: E402
-from qa_experiments.data.splits import load_split  # noqa: E402
-from qa_experiments.data.windows import prepare_eval_features  # noqa: E402
-from qa_experiments.model.loading import load_tokenizer  # noqa: E402
-from qa_experiments.scoring.decoding import postprocess_predictions  # noqa: E402
-from test_decoding import loop_reference  # noqa: E402
+from qa_experiments.config.paths import minilm_path
+from qa_experiments.config.schema import DataConfig, ModelConfig
+from qa_experiments.data.splits import load_split
+from qa_experiments.data.windows import prepare_eval_features
+from qa_experiments.model.loading import load_tokenizer
+from qa_experiments.scoring.decoding import postprocess_predictions
 
 
 def best_of(repeats: int, function) -> tuple[float, object]:

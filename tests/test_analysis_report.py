@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import find_key
+from helpers import find_key, run_train
 from qa_experiments import report as report_cli
 from qa_experiments.analysis import abstention
 from qa_experiments.analysis.error_report import marked_context, write_report
-from test_train_e2e import run_train
 
 CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
            "Normandy, a region in France. They were descended from Norse raiders and pirates.")
@@ -278,12 +277,12 @@ def test_every_tiny_run_ends_with_its_report_and_qa_report_rewrites_it(tmp_path)
 
 
 def test_a_failing_report_is_a_warning_not_a_failed_run(tmp_path, caplog, monkeypatch):
-    import qa_experiments.analysis.error_report as analysis_report
+    from qa_experiments.lifecycle import job
 
     def broken(run_dir):
         raise RuntimeError("chart exploded")
 
-    monkeypatch.setattr(analysis_report, "write_report", broken)
+    monkeypatch.setattr(job, "write_report", broken)
     with caplog.at_level("WARNING"):
         f1, run_dir = run_train(tmp_path, "v1", ["model=tiny_bert"])
     assert "Error-analysis report not written: RuntimeError: chart exploded" in caplog.text
@@ -305,7 +304,8 @@ def test_wandb_run_gets_slice_scores_charts_and_predictions_table(tmp_path):
     assert find_key(state, "slice/question_type/what/count") == what["count"]
     table = find_key(state, "report/predictions")
     assert table is not None and table.get("_type") == "table-file" and table["nrows"] == 12
-    assert find_key(state, "report/slices") is not None  # the chart, as an image
+    chart = find_key(state, "report/slices")  # the chart, as an image
+    assert chart["_type"] == "image-file" and chart["format"] == "png", chart
 
 
 def test_qa_evaluate_question_files_get_their_own_report(tmp_path):

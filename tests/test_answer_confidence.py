@@ -7,12 +7,11 @@ import json
 import shutil
 
 import pytest
-from test_no_answer import official_figures
 
-from conftest import FAST, compose_config
-from qa_experiments import predict
+from helpers import FAST, compose_config
+from official_v2_reference import official_figures
+from qa_experiments import evaluate, predict
 from qa_experiments.data.splits import read_squad_file
-from qa_experiments.evaluate import __main__ as evaluate
 from qa_experiments.runs.summary import run_summary
 from qa_experiments.tracking.wandb_run import summary_metrics
 from qa_experiments.train import train

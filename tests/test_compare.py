@@ -8,50 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import make_job, metrics
 from qa_experiments.analysis.comparison import collect_jobs, format_table, read_job, write_reports
 from qa_experiments.compare import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OOM = "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB"
-
-
-def make_job(
-    sweep: Path,
-    name: str,
-    overrides: list[str],
-    *,
-    status: str | None = None,
-    error: str | None = None,
-    results: dict | str | None = None,
-    backbone: str | None = None,
-) -> Path:
-    """A job directory as Hydra and the train task leave it; `results` may be raw text."""
-    job = sweep / name
-    (job / ".hydra").mkdir(parents=True)
-    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
-    if status is not None:
-        doc = {"status": status, "error": error, "overrides": overrides}
-        (job / "status.json").write_text(json.dumps(doc))
-    if backbone is not None:
-        config = {"model": {"name": backbone}, "optimizer": {"lr": 1e-5}}
-        (job / "config.json").write_text(json.dumps(config))
-    if isinstance(results, dict):
-        (job / "results.json").write_text(json.dumps(results))
-    elif isinstance(results, str):
-        (job / "results.json").write_text(results)
-    return job
-
-
-def metrics(em: float, f1: float, runtime: float = 725.3, sps: float = 25.37) -> dict:
-    return {
-        "exact_match": em,
-        "f1": f1,
-        "train_runtime": runtime,
-        "train_samples_per_second": sps,
-        "eval_runtime": 12.5,
-        "model": "some/model",
-        "world_size": 1,
-    }
 
 
 @pytest.fixture

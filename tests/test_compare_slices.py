@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from helpers import make_job, metrics
 from qa_experiments.compare import main
-from test_compare import make_job, metrics
 
 CONTEXT = "The empire fell in 476 because its armies were weak. Rome was its capital city."
 QUESTIONS = [("Why did the empire fall?", "its armies were weak"),

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 from transformers import BertConfig, DebertaV2Config, RobertaConfig
 
-from conftest import compose_config
+from helpers import compose_config
 from qa_experiments.config.paths import config_dir
 from qa_experiments.config.schema import ConfigError, validate_config
-from qa_experiments.model.loading import check_max_seq_length, max_input_length
+from qa_experiments.model.loading import check_max_seq_length, check_window_room, max_input_length
 from qa_experiments.training.experiment import build_training_arguments
 
 GROUPS = ("model", "data", "optimizer", "hardware", "logger", "experiment")
@@ -189,3 +190,30 @@ def test_presets_override_the_primary_config():
     assert (cfg.model.name, cfg.hardware.train_batch_size, cfg.trainer.num_train_epochs) == (
         "bert", 8, 3)
     assert cfg.data.pad_to_max_length and cfg.data.max_train_features == 1000
+
+
+@pytest.mark.parametrize("model,special", [("tiny_bert", 3), ("tiny_roberta", 4)])
+def test_window_room_counts_the_tokenizers_own_special_tokens(model, special):
+    """A stride that leaves one token of new context passes; one more is refused, and where
+    the line falls depends on the tokenizer (RoBERTa pairs take four special tokens)."""
+    room = 128 - 32 - special
+    fits = compose_config([f"model={model}", "data.max_seq_length=128",
+                           "data.max_question_length=32", f"data.doc_stride={room - 1}"])
+    check_window_room(fits.model, fits.data)
+    too_long = compose_config([f"model={model}", "data.max_seq_length=128",
+                               "data.max_question_length=32", f"data.doc_stride={room}"])
+    with pytest.raises(ConfigError, match=f"{special} special tokens; lower the stride below "
+                                          f"{room}"):
+        check_window_room(too_long.model, too_long.data)
+
+
+@pytest.mark.parametrize("key", ["task_name", "output_dir"])
+def test_keys_nothing_reads_are_refused(key):
+    with pytest.raises(ConfigCompositionException, match=key):
+        compose_config([f"{key}=somewhere"])
+
+
+def test_optuna_sweeper_maximises_without_the_preset():
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/sweeper=optuna"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.direction == "maximize"

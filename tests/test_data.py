@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
+import multiprocessing
 import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -277,13 +283,47 @@ def test_every_failed_read_is_one_data_error(tmp_path, how):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
-def test_unreadable_file_is_refused(tmp_path):
-    path = tmp_path / "secret.json"
-    path.write_text(json.dumps(nested([qa("a")])))
-    path.chmod(0)
-    with pytest.raises(DataError, match="cannot be read"):
-        load_split(split_cfg(str(path)), "train")
+def unprivileged(function):
+    """Run `function()` in a forked child that has dropped to an unprivileged user when this
+    process is root (root reads files without read permission); what it raised, or None."""
+    if os.geteuid() != 0:
+        try:
+            function()
+        except Exception as error:  # noqa: BLE001 - handed back to the test
+            return error
+        return None
+    nobody = pwd.getpwnam("nobody")
+    with multiprocessing.get_context("fork").Pool(1, initializer=_drop_to,
+                                                 initargs=(nobody.pw_uid, nobody.pw_gid)) as pool:
+        return pool.apply(_raised, (function,))
+
+
+def _drop_to(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def _raised(function):
+    try:
+        function()
+    except Exception as error:  # noqa: BLE001 - handed back to the parent
+        return error
+    return None
+
+
+def test_unreadable_file_is_refused():
+    """Runs in CI, which is root: the read happens in a child process run as `nobody`."""
+    folder = Path(tempfile.mkdtemp(prefix="qa-unreadable-"))  # pytest's tmp_path is 0700
+    try:
+        folder.chmod(0o755)
+        path = folder / "secret.json"
+        path.write_text(json.dumps(nested([qa("a")])))
+        path.chmod(0)
+        error = unprivileged(functools.partial(load_split, split_cfg(str(path)), "train"))
+    finally:
+        shutil.rmtree(folder)
+    assert isinstance(error, DataError) and "cannot be read" in str(error), error
 
 
 @pytest.mark.parametrize("how", ["truncated_gzip", "corrupt_gzip", "bad_gzip_header",

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import FAST
+from helpers import FAST
 from qa_experiments.lifecycle import slurm
 
 # One task of a 2-node, 4-task SLURM job step (2 tasks per node), as srun sets it.

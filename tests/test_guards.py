@@ -14,7 +14,7 @@ import torch
 from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 
-from conftest import FAST, compose_config
+from helpers import FAST, compose_config
 from qa_experiments.config.paths import minilm_path
 from qa_experiments.model.loading import load_model
 from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
@@ -23,6 +23,7 @@ from qa_experiments.runs.claim import job_differences
 from qa_experiments.train import train
 from qa_experiments.training.checkpoints import last_checkpoint
 from qa_experiments.training.finite_guard import FiniteGuard, NonFiniteError
+from qa_experiments.training.trainer import QATrainer
 
 
 def make_checkpoint(output_dir: Path, step: int, state: str | None = None) -> Path:
@@ -151,17 +152,21 @@ def test_missing_backbone_weights_still_warn(tmp_path, caplog):
 
 
 def test_weights_are_checked_before_every_save_of_a_real_run(tmp_path, monkeypatch):
-    checked = []
-    original = FiniteGuard.check_weights
+    checked, saved = [], set()
+    original_check, original_save = FiniteGuard.check_weights, QATrainer._save_checkpoint
 
-    def recording(self, model, step):
+    def recording_check(self, model, step):
         checked.append(step)
-        original(self, model, step)
+        original_check(self, model, step)
 
-    monkeypatch.setattr(FiniteGuard, "check_weights", recording)
+    def recording_save(self, *args, **kwargs):
+        saved.add(self.state.global_step)
+        return original_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(FiniteGuard, "check_weights", recording_check)
+    monkeypatch.setattr(QATrainer, "_save_checkpoint", recording_save)
     run_dir = tmp_path / "run"
     train(compose_config(FAST + ["model=tiny_bert", "trainer.save_steps=3",
                                  "trainer.save_total_limit=null"], run_dir))
-    saved = {int(p.name.split("-")[1]) for p in (run_dir / "checkpoints").glob("checkpoint-*")}
     steps = json.loads((run_dir / "results.json").read_text())["train_steps"]
     assert saved and saved | {steps} == set(checked)

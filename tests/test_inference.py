@@ -13,19 +13,16 @@ import datasets
 import pytest
 import torch
 
-from conftest import FAST, compose_config
-from qa_experiments import predict
+from qa_experiments import evaluate, predict
 from qa_experiments.config.paths import bundled_data_path
 from qa_experiments.data.splits import read_squad_file
 from qa_experiments.data.windows import prepare_eval_features
-from qa_experiments.evaluate import __main__ as evaluate
 from qa_experiments.inference.predictor import (
     RunLoadError,
     answer,
     load_run,
     prediction_device_arguments,
 )
-from qa_experiments.train import train
 
 DEV = bundled_data_path("dev-v1.1.json.gz")
 QUESTION = "Who wrote the book?"
@@ -33,12 +30,10 @@ CONTEXT = "The book was written by Jane Austen in 1813 and published in London."
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A tiny bert trained once by the real train task (FAST: 128-token windows); the high
-    learning rate gets its dev F1 above 0, so that equal scores mean something."""
-    run_dir = tmp_path_factory.mktemp("inference") / "run"
-    train(compose_config(FAST + ["model=tiny_bert", "optimizer.lr=3e-3"], run_dir))
-    return run_dir
+def run_dir(tiny_run):
+    """The session's tiny BERT run (conftest.tiny_run); the CLIs below write their outputs
+    beside its files, as they would for a user."""
+    return tiny_run
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from conftest import FAST, compose_config
+from helpers import FAST, compose_config
 from qa_experiments.data.squad_files import DataError
 from qa_experiments.train import train
 
@@ -38,7 +38,9 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 def error_lines(done: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in (done.stdout + done.stderr).splitlines() if "[ERROR]" in line]
+    """The `qa-train: error:` lines of a refused command (on stderr; none on stdout)."""
+    assert "error:" not in done.stdout
+    return [line for line in done.stderr.splitlines() if line.startswith("qa-train: error: ")]
 
 
 @pytest.mark.slow

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 
-from conftest import FAST
+from helpers import FAST, compose_with_hydra
 from qa_experiments.config.paths import config_dir
 
 SWEEP_DIR = re.compile(r"\d{4}-\d{2}-\d{2}/\d{2}-\d{2}-\d{2}")
@@ -135,11 +134,6 @@ def test_submitit_local_runs_each_job_in_its_own_process(tmp_path):
     # submitit's own logs and pickled results, one folder per job
     assert len(list(sweep.glob(".submitit/*/*_result.pkl"))) == 2
     assert {job(sweep, i)[1]["optimizer"]["lr"] for i in range(2)} == {1e-4, 5e-4}
-
-
-def compose_with_hydra(*overrides: str):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
 def test_optuna_search_space_names_real_keys_and_choices():

@@ -15,9 +15,8 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from packaging.requirements import Requirement
-from test_wandb_sweep import wandb_history
 
-from conftest import FAST
+from helpers import FAST, compose_with_hydra, wandb_history, wandb_state
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.search.search_results import (
     PLOTS,
@@ -28,7 +27,6 @@ from qa_experiments.search.search_results import (
 )
 from qa_experiments.search.search_space import parse_search_space
 from qa_experiments.search.storage import open_storage
-from test_sweep import wandb_state
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
@@ -262,7 +260,6 @@ def test_submitit_trials_prune_in_their_own_processes(tmp_path):
 def test_every_sampler_config_builds_a_working_optuna_sampler(sampler):
     from hydra.utils import instantiate
 
-    from test_launchers import compose_with_hydra
 
     sweeper = compose_with_hydra("hparams_search=optuna", f"hydra/sweeper/sampler={sampler}",
                                  "hydra/sweeper/pruner=median").hydra.sweeper
@@ -278,7 +275,6 @@ def test_every_sampler_config_builds_a_working_optuna_sampler(sampler):
 def test_every_pruner_config_builds_an_optuna_pruner(pruner):
     from hydra.utils import instantiate
 
-    from test_launchers import compose_with_hydra
 
     bound = ["hydra.sweeper.pruner.lower=10"] if pruner == "threshold" else []  # it needs one
     config = compose_with_hydra("hparams_search=optuna", f"hydra/sweeper/pruner={pruner}",

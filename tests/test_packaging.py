@@ -23,8 +23,8 @@ def test_wheel_ships_configs_data_and_metric_modules(tmp_path):
                      "qa_experiments/bundled_data/v2-devsplit-train.json.gz",
                      "qa_experiments/bundled_data/v2-devsplit-eval.json.gz",
                      "qa_experiments/conf/experiment/reference_v2.yaml",
-                     "qa_experiments/answers/hf_evaluate_modules/squad/squad.py",
-                     "qa_experiments/evaluate/__main__.py",
+                     "qa_experiments/scoring/hf_evaluate_modules/squad/squad.py",
+                     "qa_experiments/evaluate.py", "qa_experiments/runs/layout.py",
                      "hydra_plugins/qa_experiments_optuna/optuna_sweeper.py",
                      "hydra_plugins/qa_experiments_optuna/config.py"):
         assert expected in names

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST
+from helpers import FAST, RESUMABLE
+from helpers import start as run_locally
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.compare import main as compare_main
-from test_resilience import RESUMABLE
-from test_resilience import start as run_locally
 
 pytestmark = [
     pytest.mark.slurm,

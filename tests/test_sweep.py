@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import FAST, find_key
+from helpers import FAST, find_key, wandb_state
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.compare import main as compare_main
 
@@ -22,16 +22,6 @@ def multirun(sweep_dir, *overrides):
          f"hydra.sweep.dir={sweep_dir}"],
         capture_output=True, text=True, timeout=600,
     )
-
-
-def wandb_state(run_dir):
-    """The run's config and summary, read back with W&B's own reader."""
-    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    done = subprocess.run(
-        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json",
-         str(offline_run)], capture_output=True, text=True, check=True,
-    )
-    return json.loads(done.stdout)
 
 
 @pytest.mark.slow

@@ -11,10 +11,15 @@ import time
 import pytest
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from conftest import FAST, compose_config, find_key
+from helpers import (
+    assert_scores_match_predictions,
+    assert_training_rate_matches,
+    compiled_run,
+    find_key,
+    run_train,
+)
 from qa_experiments.data.splits import read_squad_file
 from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
-from qa_experiments.train import train
 
 RESULT_KEYS = {
     "exact_match", "f1", "train_runtime", "train_samples_per_second", "eval_runtime",
@@ -23,19 +28,14 @@ RESULT_KEYS = {
 }
 
 
-def run_train(tmp_path, name, overrides):
-    run_dir = tmp_path / name
-    cfg = compose_config(FAST + overrides, run_dir)
-    f1 = train(cfg)
-    return f1, run_dir
-
-
 @pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
 def test_train_and_evaluate_each_backbone(tmp_path, arch):
     f1, run_dir = run_train(tmp_path, arch, [f"model=tiny_{arch}"])
     results = json.loads((run_dir / "results.json").read_text())
     assert RESULT_KEYS <= results.keys()
-    assert f1 == results["f1"] and 0 <= results["exact_match"] <= results["f1"] <= 100
+    assert f1 == results["f1"]
+    assert_scores_match_predictions(run_dir)
+    assert not (run_dir / "checkpoints").exists()  # a finished run keeps model/ only
     assert results["train_examples"] == 24 and results["eval_examples"] == 12
     assert results["eval_features"] >= 12 and results["train_features"] >= 24
 
@@ -101,7 +101,6 @@ def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):
     assert summary == pytest.approx(results["f1"])
 
 
-
 def test_cli_reports_unreachable_hub_within_seconds(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     started = time.monotonic()
@@ -146,38 +145,6 @@ def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     assert longer["train_features"] > first["train_features"]  # other windows: not reused
 
 
-def compiled_run(tmp_path, monkeypatch, overrides) -> tuple[set[int], int, dict]:
-    """Train tiny BERT with torch.compile on length-bucketed batches; return the batch lengths
-    seen, the number of graphs dynamo compiled, and the run's results."""
-    import torch._dynamo
-    from torch._dynamo.utils import counters
-
-    from qa_experiments.training import experiment as training
-
-    lengths = set()
-    make_collator = training.padding_collator
-
-    def recording_collator(tokenizer, args):
-        collate = make_collator(tokenizer, args)
-
-        def record(features):
-            batch = collate(features)
-            lengths.add(batch["input_ids"].shape[1])
-            return batch
-
-        return record
-
-    monkeypatch.setattr(training, "padding_collator", recording_collator)
-    torch._dynamo.reset()
-    counters.clear()
-    _, run_dir = run_train(tmp_path, "compiled", [
-        "model=tiny_bert", "data.max_train_samples=200", "hardware.torch_compile=true",
-        *overrides,
-    ])
-    results = json.loads((run_dir / "results.json").read_text())
-    return lengths, counters["stats"]["unique_graphs"], results
-
-
 def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch):
     """Length-bucketed batches vary in length; dynamo must switch to a dynamic length after the
     first change instead of compiling once per length (or falling back to eager at its limit)."""
@@ -187,7 +154,7 @@ def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch
     )
     assert len(lengths) >= 6, lengths
     assert 1 <= compiles <= 3  # static, dynamic length, dynamic batch size (the last batch)
-    assert results["train_samples_per_second"] > 0
+    assert_training_rate_matches(results)
 
 
 def test_intermediate_scores_leave_training_unchanged(tmp_path):

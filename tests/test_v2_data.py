@@ -13,7 +13,7 @@ from qa_experiments.data.splits import limit_keeping_mix, load_split
 from qa_experiments.data.squad_files import read_squad_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import compose_config  # noqa: E402
+from helpers import compose_config  # noqa: E402
 
 
 def questions(path):

@@ -12,10 +12,9 @@ import sys
 import pytest
 import yaml
 
-from conftest import FAST
+from helpers import FAST, wandb_history, wandb_state
 from qa_experiments.search.wandb_sweep import COMMAND, sweep_config
 from qa_experiments.wandb_sweep import main
-from test_sweep import wandb_state
 
 
 def test_preset_space_becomes_wandb_parameters():
@@ -58,16 +57,6 @@ def agent_arguments(config: dict, sampled: dict) -> list[str]:
     sampled or fixed value."""
     values = {key: spec["value"] for key, spec in config["parameters"].items() if "value" in spec}
     return [f"{key}={value}" for key, value in {**values, **sampled}.items()]
-
-
-def wandb_history(run_dir, key: str) -> list[float]:
-    """Every value of `key` in the run's history, in order, read from its .wandb log."""
-    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    done = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json",
-                           str(offline_run)], capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    rows = [r["history"]["item"] for r in records if r.get("type") == "history"]
-    return [row[key] for row in rows if key in row]
 
 
 @pytest.mark.slow

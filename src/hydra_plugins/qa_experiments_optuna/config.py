@@ -107,7 +107,7 @@ class OptunaSweeperConf:
     defaults: list[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
     sampler: Any = MISSING  # MISSING, not None: the defaults list above fills them in
     pruner: Any = MISSING
-    direction: str = "minimize"  # or maximize
+    direction: str = "maximize"  # the task returns dev F1 (Hydra's own sweeper: minimize)
     storage: str | None = None  # sqlite:///optuna.db, journal:optuna.journal; None: in memory
     study_name: str | None = None
     n_trials: int = 20

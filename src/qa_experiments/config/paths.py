@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qa_experiments.errors import MissingFileError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # qa_experiments/
 BUNDLED_DATA_DIR = PACKAGE_DIR / "bundled_data"
 
 

@@ -93,7 +93,7 @@ class HardwareConfig:
 class LoggerConfig:
     """Experiment tracking."""
 
-    name: str = "none"  # wandb or none
+    name: str = MISSING  # wandb or none: set by the logger group
     project: str = "qa-experiments"
     entity: str | None = None
     mode: str = "auto"  # auto (online with credentials, else offline), online, offline, disabled
@@ -103,8 +103,10 @@ class LoggerConfig:
 
 @dataclass
 class PruningConfig:
-    """When and on what a job measures intermediate dev F1: in an Optuna search with a pruner,
-    or in any job with intermediate_eval (logged to W&B as eval/f1, for W&B Sweeps)."""
+    """When and on what a job measures intermediate dev F1: in an Optuna search with a pruner
+    (each trial reports it to the study and stops when pruned), or in any job with
+    intermediate_eval. A job with a W&B run logs each of these slice scores as eval/f1, then
+    the full-set eval/f1 last."""
 
     report_every: str = "epoch"  # "epoch" or a number of optimizer steps
     eval_questions: int = 200  # the first questions of the eval set (all their windows)
@@ -123,9 +125,7 @@ class Config:
     pruning: PruningConfig = field(default_factory=PruningConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
     seed: int = 42
-    task_name: str = "train"
-    resume: bool = False  # continue from the newest checkpoint in the run directory
-    output_dir: str | None = None  # defaults to the Hydra run directory
+    resume: bool = False  # continue an interrupted run from its newest checkpoint (same run dir)
 
 
 CHOICES = {
@@ -216,7 +216,8 @@ def validate_config(cfg: DictConfig) -> None:
                     f"data.{key} is not set and data.dataset_name is empty: pass "
                     f"data.{key}=PATH (a SQuAD JSON file) or choose data=squad / data=sample."
                 )
-    if data.doc_stride >= data.max_seq_length - data.max_question_length - 3:
+    # The exact room depends on the tokenizer's special tokens (model.loading.check_window_room).
+    if data.doc_stride >= data.max_seq_length - data.max_question_length:
         raise ConfigError(
             f"data.doc_stride={data.doc_stride} leaves no room for new context in a window of "
             f"data.max_seq_length={data.max_seq_length} with data.max_question_length="

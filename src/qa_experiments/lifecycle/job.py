@@ -158,7 +158,7 @@ def check_inputs(cfg: DictConfig) -> None:
     takes, before a W&B run starts and before any data or weights are loaded (the model's
     config only)."""
     # Imported here, like run_experiment: transformers takes seconds to import.
-    from qa_experiments.model.loading import check_max_seq_length
+    from qa_experiments.model.loading import check_max_seq_length, check_window_room
 
     if cfg.data.dataset_name:
         resolve_local_files_only(cfg.data.dataset_name, "dataset", "dataset")  # Hub or cache
@@ -166,6 +166,7 @@ def check_inputs(cfg: DictConfig) -> None:
         for path in (cfg.data.train_file, cfg.data.eval_file):
             check_readable(path)
     check_max_seq_length(cfg.model, cfg.data.max_seq_length)
+    check_window_room(cfg.model, cfg.data)
 
 
 def sweep_group(hydra_cfg) -> str | None:

@@ -117,6 +117,21 @@ def max_input_length(model_cfg) -> int | None:
     return positions
 
 
+def check_window_room(model_cfg, data_cfg) -> None:
+    """ConfigError when a window of data.max_seq_length tokens leaves no new context after the
+    longest question, the special tokens of a question/context pair (the tokenizer's own
+    count: 3 for BERT, 4 for RoBERTa) and the stride."""
+    special = load_tokenizer(model_cfg).num_special_tokens_to_add(pair=True)
+    room = data_cfg.max_seq_length - data_cfg.max_question_length - special
+    if data_cfg.doc_stride >= room:
+        raise ConfigError(
+            f"data.doc_stride={data_cfg.doc_stride} leaves no room for new context in a window "
+            f"of data.max_seq_length={data_cfg.max_seq_length} with data.max_question_length="
+            f"{data_cfg.max_question_length} and model={model_cfg.name}'s {special} special "
+            f"tokens; lower the stride below {room} or raise the length."
+        )
+
+
 def check_max_seq_length(model_cfg, max_seq_length: int) -> None:
     """ConfigError when windows of `max_seq_length` tokens do not fit the backbone."""
     limit = max_input_length(model_cfg)

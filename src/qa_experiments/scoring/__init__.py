@@ -11,4 +11,6 @@
 - `tuning`: cross-validated calibration and threshold figures, and what is stored with a model
 - `question_records`: one record per scored question (`eval_questions.jsonl`)
 - `answer_files`: `nbest_predictions.json` and `na_prob.json`
+
+Imports only `runs` (atomic writes) of the package; it may use `model`, `data` and below.
 """

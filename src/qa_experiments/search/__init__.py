@@ -1,3 +1,4 @@
 """Hyperparameter search: the search-space syntax, Optuna storage, what a sweeper and its
 trials agree on (the trial protocol), the search results files, and the W&B sweep export.
-Imports `runs`, `config` and the foundation modules; never the training stack."""
+Imports `tracking` (the W&B metric name), `runs` and the layers below; never the training
+stack."""

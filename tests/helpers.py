@@ -1,0 +1,252 @@
+"""What several test modules share besides fixtures (those live in conftest.py): the overrides
+that shrink a run to seconds, config composition, and small builders and readers of run files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from qa_experiments.config.paths import config_dir
+from qa_experiments.lifecycle.job import train
+
+# Overrides that shrink a run to seconds on a CPU.
+FAST = [
+    "logger=none",
+    "hardware=cpu",
+    "data.max_train_samples=24",
+    "data.max_eval_samples=12",
+    "data.max_seq_length=128",
+    "data.doc_stride=48",
+    "data.max_question_length=32",
+    "trainer.num_train_epochs=1",
+    "hardware.train_batch_size=8",
+    "trainer.logging_steps=1",
+    "trainer.disable_tqdm=true",
+]
+
+
+def compose_config(overrides: list[str], run_dir: Path | None = None):
+    """Compose the real config with Hydra's compose API, as the entrypoint would."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(run_dir)
+            cfg.hydra.job.override_dirname = run_dir.name
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def compose_with_hydra(*overrides: str):
+    """The composed config with its hydra node (sweeper, launcher)."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+def run_train(tmp_path, name, overrides):
+    """Run the real train task in-process on FAST + `overrides`; (dev F1, run directory)."""
+    run_dir = tmp_path / name
+    cfg = compose_config(FAST + overrides, run_dir)
+    f1 = train(cfg)
+    return f1, run_dir
+
+
+def compiled_run(tmp_path, monkeypatch, overrides) -> tuple[set[int], int, dict]:
+    """Train tiny BERT with torch.compile on length-bucketed batches; return the batch lengths
+    seen, the number of graphs dynamo compiled, and the run's results."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from qa_experiments.training import experiment as training
+
+    lengths = set()
+    make_collator = training.padding_collator
+
+    def recording_collator(tokenizer, args):
+        collate = make_collator(tokenizer, args)
+
+        def record(features):
+            batch = collate(features)
+            lengths.add(batch["input_ids"].shape[1])
+            return batch
+
+        return record
+
+    monkeypatch.setattr(training, "padding_collator", recording_collator)
+    torch._dynamo.reset()
+    counters.clear()
+    _, run_dir = run_train(tmp_path, "compiled", [
+        "model=tiny_bert", "data.max_train_samples=200", "hardware.torch_compile=true",
+        *overrides,
+    ])
+    results = json.loads((run_dir / "results.json").read_text())
+    return lengths, counters["stats"]["unique_graphs"], results
+
+
+RESUMABLE = FAST + [
+    "model=tiny_bert", "data.max_train_samples=120", "hardware.train_batch_size=4",
+    "trainer.num_train_epochs=2", "trainer.save_steps=10", "trainer.logging_steps=5",
+    "trainer.save_total_limit=3",
+]
+
+
+def start(run_dir, *extra):
+    """Start `qa-train` on RESUMABLE in a subprocess."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa_experiments.train", *RESUMABLE, *extra,
+         f"hydra.run.dir={run_dir}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def kill_and_resume(tmp_path, *extra) -> None:
+    """SIGKILL a run after checkpoint-40 began; checkpoint-40 then reads as damaged (empty
+    trainer_state.json), so the resume must fall back to checkpoint-30 and end exactly like an
+    uninterrupted run with the same `extra` overrides."""
+    reference = start(tmp_path / "uninterrupted", *extra)
+    assert reference.wait(timeout=600) == 0, reference.stderr.read()[-2000:]
+
+    interrupted = start(tmp_path / "killed", *extra)
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not list(checkpoints.glob("checkpoint-40")) and interrupted.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    assert not (tmp_path / "killed" / "results.json").exists(), "killed too late: raise steps"
+    (checkpoints / "checkpoint-40" / "trainer_state.json").write_text("")
+    ledger = json.loads((checkpoints / "checkpoint-30" / "trainer_state.json").read_text())[
+        "stateful_callbacks"]["RunLedger"]["attributes"]
+
+    resumed = start(tmp_path / "killed", *extra, "resume=true")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read()[-2000:]
+    log = (tmp_path / "killed" / "train.log").read_text()
+    assert re.search(r"Skipping \S+/checkpoint-40: ", log)  # incomplete or unreadable
+    assert re.search(r"Resuming from \S+/checkpoint-30\n", log)
+    first, second = (json.loads((tmp_path / d / "results.json").read_text())
+                     for d in ("uninterrupted", "killed"))
+    assert second["f1"] == pytest.approx(first["f1"], abs=1e-6)
+    assert second["exact_match"] == pytest.approx(first["exact_match"], abs=1e-6)
+    assert json.loads((tmp_path / "killed" / "predictions.json").read_text()) == json.loads(
+        (tmp_path / "uninterrupted" / "predictions.json").read_text())
+
+    # Whole-run figures: the resumed run's totals match the uninterrupted run's.
+    assert (first["resumed"], first["resumed_from_step"]) == (False, None)
+    assert (second["resumed"], second["resumed_from_step"]) == (True, 30)
+    assert second["train_loss"] == pytest.approx(first["train_loss"], rel=1e-6)
+    assert second["train_steps"] == first["train_steps"]
+    for rate in ("train_samples_per_second", "train_tokens_per_second"):
+        total = second[rate] * second["train_runtime"]
+        assert total == pytest.approx(first[rate] * first["train_runtime"], rel=1e-6), rate
+    assert second["train_runtime"] > ledger["seconds"] > 0  # both parts of the training
+
+
+def make_job(
+    sweep: Path,
+    name: str,
+    overrides: list[str],
+    *,
+    status: str | None = None,
+    error: str | None = None,
+    results: dict | str | None = None,
+    backbone: str | None = None,
+) -> Path:
+    """A job directory as Hydra and the train task leave it; `results` may be raw text."""
+    job = sweep / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if status is not None:
+        doc = {"status": status, "error": error, "overrides": overrides}
+        (job / "status.json").write_text(json.dumps(doc))
+    if backbone is not None:
+        config = {"model": {"name": backbone}, "optimizer": {"lr": 1e-5}}
+        (job / "config.json").write_text(json.dumps(config))
+    if isinstance(results, dict):
+        (job / "results.json").write_text(json.dumps(results))
+    elif isinstance(results, str):
+        (job / "results.json").write_text(results)
+    return job
+
+
+def metrics(em: float, f1: float, runtime: float = 725.3, sps: float = 25.37) -> dict:
+    """A results.json as a finished job writes it."""
+    return {
+        "exact_match": em,
+        "f1": f1,
+        "train_runtime": runtime,
+        "train_samples_per_second": sps,
+        "eval_runtime": 12.5,
+        "model": "some/model",
+        "world_size": 1,
+    }
+
+
+def wandb_state(run_dir):
+    """The run's config and summary, read back with W&B's own reader."""
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    done = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json",
+         str(offline_run)], capture_output=True, text=True, check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def wandb_history(run_dir, key: str) -> list[float]:
+    """Every value of `key` in the run's history, in order, read from its .wandb log."""
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    done = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json",
+                           str(offline_run)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    rows = [r["history"]["item"] for r in records if r.get("type") == "history"]
+    return [row[key] for row in rows if key in row]
+
+
+def find_key(tree, key):
+    """The value stored under `key` anywhere in a nested JSON structure (None if absent)."""
+    if isinstance(tree, dict):
+        if key in tree:
+            return tree[key]
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for item in tree:
+            found = find_key(item, key)
+            if found is not None:
+                return found
+    return None
+
+
+def assert_scores_match_predictions(run_dir: Path) -> None:
+    """results.json's EM/F1 are the official scores of predictions.json on the eval questions,
+    recomputed with the independent implementation of the official script."""
+    from official_v2_reference import official_raw_scores
+    from qa_experiments.data.squad_files import read_squad_file
+
+    config = json.loads((run_dir / "config.json").read_text())
+    results = json.loads((run_dir / "results.json").read_text())
+    predictions = json.loads((run_dir / "predictions.json").read_text())
+    golds = {r["id"]: [a["text"] for a in r["answers"]]
+             for r in read_squad_file(config["data"]["eval_file"]) if r["id"] in predictions}
+    assert golds.keys() == predictions.keys()
+    exact, f1 = official_raw_scores(golds, predictions)
+    assert results["exact_match"] == pytest.approx(100 * sum(exact.values()) / len(exact))
+    assert results["f1"] == pytest.approx(100 * sum(f1.values()) / len(f1))
+
+
+def assert_training_rate_matches(results: dict, epochs: int = 1) -> None:
+    """train_samples_per_second is the windows trained on over the training time."""
+    assert results["train_samples_per_second"] == pytest.approx(
+        results["train_features"] * epochs / results["train_runtime"], rel=1e-6)
