@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from qa_experiments.analysis import comparison, slice_comparison
+from qa_experiments.cli.arguments import ArgumentParser
 from qa_experiments.cli.errors import report_error, run_command
 from qa_experiments.errors import MissingFileError, UserError
 from qa_experiments.runs.layout import find_job_dirs
@@ -19,7 +20,7 @@ PROG = "qa-compare"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Compare the jobs of Hydra multirun sweeps: table, CSV and F1 chart.",
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from qa_experiments.cli.arguments import (
+    ArgumentParser,
     add_run_dir_argument,
     add_scoring_arguments,
     check_output_path,
@@ -32,7 +33,7 @@ BREAKDOWN = ("HasAns", "NoAns")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG, description="Exact match and F1 of a trained QA model on a SQuAD file."
     )
     add_run_dir_argument(parser)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from qa_experiments.cli.arguments import (
+    ArgumentParser,
     add_run_dir_argument,
     add_scoring_arguments,
     check_output_path,
@@ -45,7 +46,7 @@ def _probability(text: str) -> float:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG, description="Answer questions with a trained extractive QA model."
     )
     add_run_dir_argument(parser)

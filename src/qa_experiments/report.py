@@ -16,13 +16,14 @@ from qa_experiments.analysis.run_files import (
     questions_path,
     read_questions,
 )
+from qa_experiments.cli.arguments import ArgumentParser
 from qa_experiments.cli.errors import report_error, run_command
 
 PROG = "qa-report"
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         description="Error analysis of an evaluated run: EM/F1 by slice, SQuAD v2 abstention, "
                     "reliability diagram, the most confident wrong answers.",

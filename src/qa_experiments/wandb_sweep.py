@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from qa_experiments.cli.arguments import check_output_path, positive_int
+from qa_experiments.cli.arguments import ArgumentParser, check_output_path, positive_int
 from qa_experiments.cli.errors import run_command
 from qa_experiments.cli.hydra_config import register_resolvers
 from qa_experiments.config.schema import register_schema
@@ -26,7 +26,7 @@ PROG = "qa-wandb-sweep"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0],
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overrides", nargs="*", help="search-space or fixed overrides")
     parser.add_argument("--method", choices=("bayes", "random"), default="bayes")

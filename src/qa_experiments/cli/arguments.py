@@ -16,6 +16,15 @@ from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser with the one error policy: a bad argument is one line on stderr
+    (`PROG: error: ...`, pointing at --help) and exit status 2, without the usage block."""
+
+    def error(self, message: str):
+        report_error(self.prog, f"{message} (see {self.prog} --help)")
+        sys.exit(2)
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
     value = int(text)

@@ -1,0 +1,72 @@
+"""One user-error policy for every command: a mistake is one line on stderr,
+`PROG: error: MESSAGE`, exit status 2, and nothing on stdout. Each case runs the real console
+entry point (`python -m ...`) in a subprocess; none gets as far as loading a model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(module: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
+    # Transformers prints a banner when WANDB_MODE=offline is set (conftest sets it).
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd, env=env)
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess, prog: str, expected: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == "", done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"{prog}: error: ") and expected in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "module,prog,make_args,expected",
+    [
+        ("qa_experiments.predict", "qa-predict",
+         lambda d: [str(d / "nothing"), "-q", "Who?", "-c", "Ada."], "No run or checkpoint"),
+        ("qa_experiments.predict", "qa-predict",
+         lambda d: [str(d), "--data", str(d / "missing.json")], "missing.json"),
+        ("qa_experiments.predict", "qa-predict", lambda d: [str(d), "--top-k", "0"],
+         "must be a positive count"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda d: [str(d / "nothing"), "--data", str(d / "missing.json")], "missing.json"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda d: [str(d), "--data", str(d / "data.json"), "--out", str(d)], "is a directory"),
+        ("qa_experiments.compare", "qa-compare", lambda d: [str(d / "nothing")],
+         "not a directory"),
+        ("qa_experiments.compare", "qa-compare", lambda d: [str(d)], "no jobs in"),
+        ("qa_experiments.report", "qa-report", lambda d: [str(d)], "eval_questions.jsonl"),
+        ("qa_experiments.wandb_sweep", "qa-wandb-sweep",
+         lambda d: ["optimizer.lr=interval(1e-3, 1e-5)", "--output", str(d / "s.yaml")],
+         "optimizer.lr=interval(1e-3, 1e-5)"),
+        ("qa_experiments.wandb_sweep", "qa-wandb-sweep",
+         lambda d: ["optimizer.lr=interval(1e-5", "--output", str(d / "s.yaml")],
+         "cannot parse the search-space override"),
+        ("qa_experiments.wandb_sweep", "qa-wandb-sweep", lambda d: ["--output", str(d)],
+         "is a directory"),
+        ("qa_experiments.wandb_sweep", "qa-wandb-sweep", lambda d: ["--min-iter", "0"],
+         "must be a positive count"),
+    ],
+    ids=["predict-no-run", "predict-missing-data", "predict-top-k", "evaluate-missing-data",
+         "evaluate-out-dir", "compare-missing", "compare-empty", "report-not-a-run",
+         "sweep-reversed-interval", "sweep-unparsable", "sweep-output-dir", "sweep-min-iter"],
+)
+def test_every_cli_reports_a_mistake_in_one_stderr_line(module, prog, make_args, expected,
+                                                          tmp_path):
+    (tmp_path / "data.json").write_text('{"data": []}')
+    done = run(module, *make_args(tmp_path), cwd=tmp_path)
+    assert_one_error_line(done, prog, expected)
+
+
+def test_a_bad_search_space_in_a_search_is_one_line(tmp_path):
+    done = run("qa_experiments.train", "-m", "hparams_search=optuna", "logger=none",
+               "hydra.sweeper.params.optimizer.lr=interval(1e-3, 1e-5)",
+               f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert_one_error_line(done, "qa-train", "optimizer.lr=interval(1e-3, 1e-5)")
