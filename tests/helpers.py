@@ -250,3 +250,9 @@ def assert_training_rate_matches(results: dict, epochs: int = 1) -> None:
     """train_samples_per_second is the windows trained on over the training time."""
     assert results["train_samples_per_second"] == pytest.approx(
         results["train_features"] * epochs / results["train_runtime"], rel=1e-6)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` (hidden ones too), by relative path, with its bytes."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}

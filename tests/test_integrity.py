@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from helpers import FAST, compose_config
+from helpers import FAST, compose_config, snapshot
 from qa_experiments.data.squad_files import DataError
 from qa_experiments.train import train
 
@@ -29,12 +29,6 @@ def train_cli(run_dir: Path, *overrides: str, env: dict | None = None,
         [*command, *TINY, *overrides, f"hydra.run.dir={run_dir}"],
         capture_output=True, text=True, timeout=600, env=env or dict(os.environ),
     )
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under `directory` (hidden ones too), by relative path, with its bytes."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def error_lines(done: subprocess.CompletedProcess) -> list[str]:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from qa_experiments.analysis import comparison, slice_comparison
-from qa_experiments.cli.arguments import ArgumentParser
+from qa_experiments.cli.arguments import ArgumentParser, check_output_dir
 from qa_experiments.cli.errors import report_error, run_command
 from qa_experiments.errors import MissingFileError, UserError
 from qa_experiments.runs.layout import find_job_dirs
@@ -44,6 +44,8 @@ def check_sweep_dirs(sweep_dirs: list[Path]) -> None:
 def compare(args: argparse.Namespace) -> int:
     """Print the comparison table and write the reports."""
     check_sweep_dirs(args.sweep_dirs)
+    if args.out is not None:
+        check_output_dir(args.out)
     rows = comparison.collect_jobs(args.sweep_dirs)
     print(comparison.format_table(rows))
     print()

@@ -22,6 +22,7 @@ from qa_experiments.cli.arguments import (
     add_run_dir_argument,
     add_scoring_arguments,
     check_output_path,
+    output_home,
     run_model_command,
     write_output,
 )
@@ -71,7 +72,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.scoring.question_records import write_question_records
 
     check_readable(args.data)  # before the model is loaded
-    path = args.out or args.run_dir / f"eval_{data_file_stem(args.data)}.json"
+    path = args.out or output_home(args.run_dir) / f"eval_{data_file_stem(args.data)}.json"
     questions_path = questions_file(path)
     check_output_path(path)
     check_output_path(questions_path, "--out's question records")

@@ -27,6 +27,7 @@ from qa_experiments.cli.arguments import (
     add_run_dir_argument,
     add_scoring_arguments,
     check_output_path,
+    output_home,
     positive_int,
     run_model_command,
     write_output,
@@ -146,7 +147,7 @@ def _data_output(args: argparse.Namespace) -> Path:
     """Where --data writes its answers: --out, else RUN_DIR/predictions_<data file stem>.json."""
     from qa_experiments.inference.predictor import data_file_stem
 
-    return args.out or args.run_dir / f"predictions_{data_file_stem(args.data)}.json"
+    return args.out or output_home(args.run_dir) / f"predictions_{data_file_stem(args.data)}.json"
 
 
 def _quiet_progress_bars() -> None:

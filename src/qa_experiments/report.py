@@ -16,8 +16,9 @@ from qa_experiments.analysis.run_files import (
     questions_path,
     read_questions,
 )
-from qa_experiments.cli.arguments import ArgumentParser
+from qa_experiments.cli.arguments import ArgumentParser, check_output_dir
 from qa_experiments.cli.errors import report_error, run_command
+from qa_experiments.runs.layout import REPORT_DIR
 
 PROG = "qa-report"
 
@@ -46,6 +47,8 @@ def write(args: argparse.Namespace) -> int:
     if args.questions is None:
         check_finished_run(args.run_dir)
     read_questions(source)
+    if args.out is not None:
+        check_output_dir(args.out.parent, name=args.out.name, owned=(REPORT_DIR,))
     from qa_experiments.analysis.error_report import write_report
 
     try:

@@ -57,14 +57,42 @@ class OutputPathError(UserError, ValueError):
 
 
 def check_output_path(path: Path, what: str = "--out") -> None:
-    """OutputPathError, before any work, when `path` cannot take a command's output: it is a
-    directory, or a file a training run wrote (the run's directory never changes)."""
+    """OutputPathError, before any work, when `path` cannot take a command's output file: it
+    is a directory, or it lies inside a training run where the run owns the name (its own
+    files, or anything inside its model/, report/, checkpoints/, .hydra/, wandb/): a run's
+    files never change. A new file directly in a run directory is fine."""
     if path.is_dir():
         raise OutputPathError(f"{what} {str(path)!r} is a directory; give a file path.")
-    if path.name in layout.RUN_FILES and layout.is_run_dir(path.parent):
+    check_output_dir(path.parent, what, path.name)
+
+
+def check_output_dir(directory: Path, what: str = "--out", name: str | None = None,
+                     owned: tuple[str, ...] = ()) -> None:
+    """OutputPathError when a command's output (`name` in `directory`, or the files it writes
+    into `directory`) would land among a training run's own files: inside any subdirectory
+    of a run, or on one of a run's names, except the `owned` names (those the command owns,
+    e.g. qa-report the run's report/)."""
+    run = layout.enclosing_run(directory)
+    if run is None:
+        return
+    inside = Path(directory).expanduser().absolute().relative_to(run).parts
+    if inside and inside[0] not in owned:
         raise OutputPathError(
-            f"{what} {str(path)!r} would replace the {path.name} of the training run in "
-            f"{str(path.parent)!r}, which never changes; give another --out path.")
+            f"{what} {str(Path(directory) / (name or ''))!r} lies inside {inside[0]}/ of the "
+            f"training run in {str(run)!r}, whose files never change; give a path outside it.")
+    if not inside and name in layout.RUN_NAMES and name not in owned:
+        raise OutputPathError(
+            f"{what} {str(Path(directory) / name)!r} would replace the {name} of the training "
+            f"run in {str(run)!r}, which never changes; give another path.")
+
+
+def output_home(run_dir: Path) -> Path:
+    """Where a command's default output goes: the training run that `run_dir` is or lies in
+    (RUN for RUN/model or RUN/checkpoints/checkpoint-N), else `run_dir` itself."""
+    run = layout.enclosing_run(run_dir)
+    if run is None or Path(run_dir).expanduser().absolute() == run:
+        return run_dir
+    return run
 
 
 def add_run_dir_argument(parser: argparse.ArgumentParser) -> None:

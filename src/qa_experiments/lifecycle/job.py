@@ -37,16 +37,17 @@ def train(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
-    previous = claim_run_dir(cfg, run_dir, overrides)
-    if previous is not None:
-        log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
-                 run_summary(previous, run_dir))
-        return previous["f1"]
-    try:
-        results = run_job(cfg, hydra_cfg, run_dir, overrides)
-    except TrialPruned as pruned:
-        log.info("Optuna trial %s", pruned)
-        return pruned.scores[-1]["f1"]
+    with claim.owned(run_dir):
+        previous = claim_run_dir(cfg, run_dir, overrides)
+        if previous is not None:
+            log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
+                     run_summary(previous, run_dir))
+            return previous["f1"]
+        try:
+            results = run_job(cfg, hydra_cfg, run_dir, overrides)
+        except TrialPruned as pruned:
+            log.info("Optuna trial %s", pruned)
+            return pruned.scores[-1]["f1"]
     log.info("%s", run_summary(results, run_dir))
     return results["f1"]
 
@@ -148,7 +149,8 @@ def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:
     try:
         validate_config(cfg)
     except ConfigError as error:
-        if layout.is_writer() and not layout.is_run_dir(run_dir):
+        if (layout.is_writer() and not layout.is_run_dir(run_dir)
+                and not layout.foreign_entries(run_dir)):
             layout.write_status(run_dir, layout.FAILED, overrides, error)
         raise
 

@@ -8,9 +8,13 @@ of that directory byte-identical.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +34,40 @@ class RunDirError(ConfigError):
     """The run directory holds another job; the message says how to start a new run."""
 
 
+@contextlib.contextmanager
+def owned(run_dir: Path) -> Iterator[None]:
+    """Hold `run_dir` for this process while the block runs: an exclusive lock on the
+    directory itself (flock), which the OS drops however the process ends, so a crash never
+    leaves it behind and nothing is written for it. RunDirError at once, before anything is
+    read or written, while another live process holds it. Only the writing process locks (the
+    other ranks of a DDP job share the directory)."""
+    if not layout.is_writer():
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)  # Hydra has made it, unless called from Python
+    handle = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(
+                f"{run_dir} is in use by another running job (the same or another command); "
+                "it is left untouched. Wait for that job to end, or choose another "
+                "hydra.run.dir / hydra.sweep.dir."
+            ) from None
+        yield
+    finally:
+        os.close(handle)
+
+
 def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],
           resume: bool) -> dict | None:
     """The results of the same job if it already finished in `run_dir`, else None (the job may
     write there). RunDirError for a finished run of another job, or a resume that would
     continue another job than the interrupted one."""
     status = layout.read_json(run_dir / layout.STATUS)
-    if status is None:
+    if not isinstance(status, dict):
+        check_not_foreign(run_dir)
         return None
     finished = status.get("status") == layout.FINISHED
     if not finished and not resume:
@@ -55,6 +86,19 @@ def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],
             "command without resume=true and with another hydra.run.dir (or none)."
         )
     return layout.read_json(run_dir / layout.RESULTS) if finished else None
+
+
+def check_not_foreign(run_dir: Path) -> None:
+    """RunDirError for a non-empty directory that holds no run of this framework (no readable
+    status.json): its files are never removed as "an earlier attempt"."""
+    foreign = layout.foreign_entries(run_dir)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise RunDirError(
+            f"{run_dir} is not empty and holds no run of qa-experiments (no readable "
+            f"{layout.STATUS}; it has {shown}); nothing in it is touched. Choose a new or "
+            "empty hydra.run.dir."
+        )
 
 
 def job_differences(previous_overrides: list[str], overrides: list[str],

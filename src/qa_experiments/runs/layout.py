@@ -52,6 +52,8 @@ RUNNING, FINISHED, FAILED, PRUNED = "running", "finished", "failed", "pruned"
 # The files of a training run (beside its status.json): no other command may replace them.
 RUN_FILES = frozenset({STATUS, CONFIG, RESULTS, PREDICTIONS, NBEST_PREDICTIONS,
                        NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG})
+# Every name a run owns at its top level: nothing else may write there or below.
+RUN_NAMES = RUN_FILES | {MODEL_DIR, REPORT_DIR, CHECKPOINTS_DIR, HYDRA_DIR, WANDB_DIR}
 # What an attempt writes once it has trained or evaluated; status.json says if they are complete.
 ATTEMPT_OUTPUTS = (RESULTS, PREDICTIONS, NBEST_PREDICTIONS, NO_ANSWER_PROBABILITIES, QUESTIONS,
                    INTERMEDIATE, MODEL_DIR, REPORT_DIR)
@@ -91,6 +93,24 @@ def model_directory(path: Path) -> Path:
     """The model of a run directory (its `model/`), else `path` itself (a model or checkpoint
     directory)."""
     return path / MODEL_DIR if (path / MODEL_DIR).is_dir() else path
+
+
+def enclosing_run(path: Path) -> Path | None:
+    """The run directory that is `path` or holds it (RUN/model/x, RUN/checkpoints/...), if any."""
+    path = Path(path).expanduser().absolute()
+    return next((p for p in (path, *path.parents) if is_run_dir(p)), None)
+
+
+def foreign_entries(run_dir: Path) -> list[str]:
+    """What a directory holds that is not a trace of a job of this framework claiming it (its
+    `.hydra/`, `train.log`, atomic-write leftovers): the files of a directory that is not a
+    run. Empty for a new or empty directory."""
+    try:
+        names = sorted(p.name for p in run_dir.iterdir())
+    except OSError:
+        return []
+    return [n for n in names if n not in (HYDRA_DIR, LOG)
+            and not (n.startswith(".") and n.endswith(".tmp"))]
 
 
 def find_job_dirs(sweep_dir: Path) -> list[Path]:

@@ -1,0 +1,126 @@
+"""A run directory belongs to one live process, a directory that is not a run is never
+emptied, and no command writes among a run's own files. Real processes throughout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import FAST, snapshot
+
+TINY = FAST + ["model=tiny_bert"]
+
+
+def train_process(run_dir, *overrides) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa_experiments.train", *TINY, *overrides,
+         f"hydra.run.dir={run_dir}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def cli(module, *args) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}  # Transformers' banner
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                          text=True, timeout=300, env=env)
+
+
+def one_error_line(done, prog: str) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), done.stderr
+    assert "error" not in done.stdout
+    return lines[0]
+
+
+def test_a_second_process_is_refused_while_the_first_owns_the_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    first = train_process(run_dir, "data.max_train_samples=200")  # a few seconds of training
+    deadline = time.monotonic() + 120
+    while not (run_dir / "status.json").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    for overrides in ([], ["optimizer.lr=1e-3"]):  # the same command, and another one
+        second = train_process(run_dir, "data.max_train_samples=200", *overrides)
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, out + err
+        (line,) = [line for line in err.splitlines() if line.strip()]
+        assert line.startswith("qa-train: error: ") and "in use by another running job" in line
+        assert first.poll() is None, "the refusal must come while the first still trains"
+    out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    status = json.loads((run_dir / "status.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert status["status"] == "finished" and "optimizer.lr=1e-3" not in status["overrides"]
+    assert config["optimizer"]["lr"] == 5e-5 and (run_dir / "results.json").is_file()
+    # Once the owner has ended (however it ended), the directory is free again: a re-run
+    # of the same command reuses the finished run.
+    again = train_process(run_dir, "data.max_train_samples=200")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0 and "reusing its results" in out, err
+
+
+@pytest.mark.parametrize("content", ["user_files", "unreadable_status"])
+def test_a_directory_that_is_not_a_run_is_refused_and_left_untouched(tmp_path, content):
+    folder = tmp_path / "mine"
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "weights.bin").write_bytes(b"my own model")
+    (folder / "results.json").write_text('{"mine": true}')
+    (folder / "report").mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    if content == "unreadable_status":
+        (folder / "status.json").write_text("not json")
+    before = snapshot(folder)
+    done = train_process(folder)
+    out, err = done.communicate(timeout=300)
+    line = one_error_line(subprocess.CompletedProcess([], done.returncode, out, err), "qa-train")
+    assert "holds no run of qa-experiments" in line and "notes.txt" in line
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize(
+    "module,prog,make_args,where",
+    [
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, data: [str(run), "--data", data, "--out", str(run / "model" / "config.json")],
+         "inside model/"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, data: [str(run), "--data", data, "--out",
+                            str(run / "checkpoints" / "checkpoint-1" / "x.json")],
+         "inside checkpoints/"),
+        ("qa_experiments.predict", "qa-predict",
+         lambda run, data: [str(run), "--data", data, "--out", str(run / "report" / "report.md")],
+         "inside report/"),
+        ("qa_experiments.predict", "qa-predict",
+         lambda run, data: [str(run), "--data", data, "--out", str(run / "results.json")],
+         "would replace the results.json"),
+        ("qa_experiments.report", "qa-report",
+         lambda run, data: [str(run), "--out", str(run / "model")], "would replace the model"),
+        ("qa_experiments.compare", "qa-compare",
+         lambda run, data: [str(run.parent), "--out", str(run / ".hydra")], "inside .hydra/"),
+    ],
+    ids=["evaluate-model-config", "evaluate-checkpoints", "predict-report", "predict-results",
+         "report-model", "compare-hydra"],
+)
+def test_no_command_writes_among_a_runs_own_files(tiny_run, tmp_path, module, prog,
+                                                   make_args, where):
+    data = str(tmp_path / "data.json")
+    (tmp_path / "data.json").write_text(json.dumps({"data": []}))
+    before = snapshot(tiny_run)
+    line = one_error_line(cli(module, *make_args(tiny_run, data)), prog)
+    assert where in line, line
+    assert snapshot(tiny_run) == before
+
+
+def test_default_outputs_for_a_model_inside_a_run_go_beside_the_run(tiny_run):
+    eval_file = json.loads((tiny_run / "config.json").read_text())["data"]["eval_file"]
+    model_files = snapshot(tiny_run / "model")
+    done = cli("qa_experiments.evaluate", str(tiny_run / "model"), "--data", eval_file,
+               "--max-samples", "3")
+    assert done.returncode == 0, done.stderr
+    assert (tiny_run / "eval_dev-v1.1.json").is_file()
+    assert snapshot(tiny_run / "model") == model_files
