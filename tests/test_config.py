@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
@@ -217,3 +219,27 @@ def test_optuna_sweeper_maximises_without_the_preset():
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         cfg = compose("config", overrides=["hydra/sweeper=optuna"], return_hydra_config=True)
     assert cfg.hydra.sweeper.direction == "maximize"
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("trainer.num_train_epochs=0", "trainer.num_train_epochs=0 trains nothing"),
+        ("trainer.max_steps=0", "trainer.max_steps=0 trains nothing"),
+        ("data.null_score_diff_threshold=nan", "data.null_score_diff_threshold=nan is not a "
+                                               "finite number"),
+        ("optimizer.lr=inf", "optimizer.lr=inf is not a finite number"),
+        ("optimizer.weight_decay=-0.1", "optimizer.weight_decay=-0.1 is out of range"),
+        ("optimizer.eps=0", "optimizer.eps=0.0 is out of range: allowed > 0"),
+        ("+trainer.fp16=true", "trainer.fp16 is set by hardware.precision"),
+        ("data.null_score_diff_threshold=auto", "data.version_2_with_negative=false"),
+    ],
+)
+def test_settings_that_would_train_nothing_or_silently_wrong_are_refused(override, message):
+    cfg = compose_config([override])
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_config(cfg)
+
+
+def test_max_steps_alone_may_train_with_zero_epochs():
+    validate_config(compose_config(["trainer.num_train_epochs=0", "trainer.max_steps=5"]))

@@ -119,8 +119,10 @@ def test_v2_flags_and_unanswerable_questions(tmp_path):
     path = write(tmp_path / "v2.json", nested([qa("a"), unanswerable, flagged]))
     examples, report = load_split(split_cfg(path, version_2_with_negative=True), "train")
     assert examples["id"] == ["a", "u"] and report.dropped == {"inconsistent_v2_flag": 1}
-    examples, report = load_split(split_cfg(path), "train")  # v1.1: no answer is unusable
-    assert examples["id"] == ["a"] and report.dropped["no_answer"] == 1
+    # Read as v1.1, the unanswerable question would be dropped and the rest scored as v1.1.
+    with pytest.raises(DataError, match="1 of 3 questions have no answer, so this is SQuAD "
+                                        "v2.0 data.*data.version_2_with_negative=true"):
+        load_split(split_cfg(path), "train")
 
 
 def test_sample_limits_count_questions(tmp_path):
@@ -136,7 +138,7 @@ def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     import subprocess
     import sys
 
-    from conftest import FAST
+    from helpers import FAST
 
     good = [qa(f"good{i}", text="Ada Lovelace" if i % 2 else "1843",
                start=0 if i % 2 else CONTEXT.index("1843")) for i in range(12)]
@@ -213,9 +215,13 @@ def test_layout_is_decided_from_the_whole_file(tmp_path):
     data = [{"title": "draft"}, *nested([qa("a"), qa("b")])["data"]]  # first: no paragraphs
     examples, report = load_split(split_cfg(write(tmp_path / "n.json", data)), "train")
     assert examples["id"] == ["a", "b"] and report.dropped == {"malformed_article": 1}
-    records = [flat("a"), {"paragraphs": []}, flat("b")]  # one stray article among records
-    examples, report = load_split(split_cfg(write(tmp_path / "f.json", records)), "train")
-    assert examples["id"] == ["a", "b"] and report.dropped == {"missing_field": 1}
+
+
+def test_a_file_mixing_articles_and_flat_records_is_refused(tmp_path):
+    """Read by the majority layout, the other kind would be dropped whole."""
+    records = [flat("a"), *nested([qa("n1"), qa("n2")])["data"], flat("b")]
+    with pytest.raises(DataError, match="mixes 1 nested articles .* and 2 flat records"):
+        load_split(split_cfg(write(tmp_path / "f.json", records)), "train")
 
 
 def test_missing_field_is_named_with_an_example_id(tmp_path):
@@ -331,3 +337,16 @@ def test_unreadable_file_is_refused():
 def test_damaged_files_are_refused_before_a_run_starts(tmp_path, how):
     with pytest.raises(DataError, match="data.json.gz"):
         check_readable(damage(tmp_path / "data.json.gz", how))
+
+
+def test_lone_surrogates_are_dropped_with_a_reason(tmp_path):
+    """JSON can spell a lone surrogate (\\ud800), which is not text: no prediction, record or
+    report holding it can be written."""
+    path = tmp_path / "s.json"
+    good = json.dumps(flat("good"))
+    bad = json.dumps(flat("bad")).replace('"Who wrote it?"', '"Who\\ud800 wrote it?"')
+    assert "\\ud800" in bad
+    path.write_text(f"[{good}, {bad}]")
+    examples, report = load_split(split_cfg(str(path)), "train")
+    assert examples["id"] == ["good"] and report.dropped == {"invalid_unicode": 1}
+    assert "the question holds a lone surrogate" in report.first_example["invalid_unicode"]

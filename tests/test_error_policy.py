@@ -70,3 +70,11 @@ def test_a_bad_search_space_in_a_search_is_one_line(tmp_path):
                "hydra.sweeper.params.optimizer.lr=interval(1e-3, 1e-5)",
                f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert_one_error_line(done, "qa-train", "optimizer.lr=interval(1e-3, 1e-5)")
+
+
+def test_text_that_is_not_utf8_on_the_command_line_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.predict", str(tmp_path), "-q", "Who?", "-c",
+         b"It was written by \xffAda.", ], capture_output=True, text=True, timeout=120, env=env)
+    assert_one_error_line(done, "qa-predict", "is not valid UTF-8 text")

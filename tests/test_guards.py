@@ -170,3 +170,16 @@ def test_weights_are_checked_before_every_save_of_a_real_run(tmp_path, monkeypat
                                  "trainer.save_total_limit=null"], run_dir))
     steps = json.loads((run_dir / "results.json").read_text())["train_steps"]
     assert saved and saved | {steps} == set(checked)
+
+
+def test_every_json_file_written_is_strict_json(tmp_path):
+    """A NaN or infinity is written as null (unknown), never as Python's bare NaN, which
+    strict parsers (JavaScript's JSON.parse, jq) reject."""
+    path = results.write_json(tmp_path / "r.json", {"f1": float("nan"), "runtime": 1.5,
+                                                   "nested": [float("inf"), {"x": -float("inf")}]})
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        "f1": None, "runtime": 1.5, "nested": [None, {"x": None}]}

@@ -30,6 +30,7 @@ from qa_experiments.cli.arguments import (
     output_home,
     positive_int,
     run_model_command,
+    text,
     write_output,
 )
 
@@ -51,8 +52,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog=PROG, description="Answer questions with a trained extractive QA model."
     )
     add_run_dir_argument(parser)
-    parser.add_argument("--question", "-q", help="the question (with --context)")
-    parser.add_argument("--context", "-c", help="the passage holding the answer")
+    parser.add_argument("--question", "-q", type=text, help="the question (with --context)")
+    parser.add_argument("--context", "-c", type=text, help="the passage holding the answer")
     parser.add_argument("--json", action="store_true",
                         help="print {answer, score, start, end, probability, confidence} as JSON")
     parser.add_argument("--top-k", type=positive_int, metavar="N",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from qa_experiments.cli.errors import report_error, run_command
+from qa_experiments.data.squad_files import is_unicode_text
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
@@ -23,6 +24,14 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str):
         report_error(self.prog, f"{message} (see {self.prog} --help)")
         sys.exit(2)
+
+
+def text(value: str) -> str:
+    """argparse type: text that is valid Unicode (bytes that are not UTF-8 on the command line
+    arrive as lone surrogates, which no answer or file can hold)."""
+    if not is_unicode_text(value):
+        raise argparse.ArgumentTypeError("is not valid UTF-8 text")
+    return value
 
 
 def positive_int(text: str) -> int:

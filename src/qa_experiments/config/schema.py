@@ -8,6 +8,7 @@ wrong type fails at composition time, before any model or data is loaded. The fr
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +146,9 @@ NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
 RANGES = {
     "optimizer.lr": POSITIVE,
+    "optimizer.weight_decay": NON_NEGATIVE,
+    "optimizer.eps": POSITIVE,
+    "optimizer.warmup": NON_NEGATIVE,
     "optimizer.betas[0]": BETA,
     "optimizer.betas[1]": BETA,
     "hardware.train_batch_size": COUNT,
@@ -160,6 +164,10 @@ RANGES = {
     "pruning.eval_questions": COUNT,
     "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
     "trainer.learning_rate": POSITIVE,
+    "trainer.weight_decay": NON_NEGATIVE,
+    "trainer.adam_epsilon": POSITIVE,
+    "trainer.warmup_steps": NON_NEGATIVE,
+    "trainer.max_grad_norm": NON_NEGATIVE,
     "trainer.adam_beta1": BETA,
     "trainer.adam_beta2": BETA,
     "trainer.per_device_train_batch_size": COUNT,
@@ -200,7 +208,10 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
     _reject_added_keys(cfg)
     _validate_trainer_keys(cfg.trainer)
+    _reject_non_finite(cfg)
     _validate_ranges(cfg)
+    _validate_training_length(cfg.trainer)
+    _reject_precision_in_trainer(cfg.trainer)
     every = cfg.pruning.report_every
     if every != "epoch" and not (every.isdigit() and int(every) > 0):
         raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
@@ -209,6 +220,11 @@ def validate_config(cfg: DictConfig) -> None:
     if threshold != AUTO_THRESHOLD and not _is_number(threshold):
         raise ConfigError(f"data.null_score_diff_threshold={threshold!r} must be a number or "
                           f"{AUTO_THRESHOLD} (the threshold tuned on the run's eval questions).")
+    if threshold == AUTO_THRESHOLD and not data.version_2_with_negative:
+        raise ConfigError(
+            "data.null_score_diff_threshold=auto tunes the SQuAD v2.0 no-answer threshold, but "
+            "data.version_2_with_negative=false (SQuAD v1.1: every question has an answer); "
+            "set data.version_2_with_negative=true for v2.0 data, or leave the threshold out.")
     if data.dataset_name is None:
         for key in ("train_file", "eval_file"):
             if not data[key]:
@@ -223,6 +239,45 @@ def validate_config(cfg: DictConfig) -> None:
             f"data.max_seq_length={data.max_seq_length} with data.max_question_length="
             f"{data.max_question_length}; lower the stride or raise the length."
         )
+
+
+def _reject_non_finite(cfg: DictConfig) -> None:
+    """ConfigError for a NaN or infinite number anywhere in the config: no setting allows one,
+    and strict JSON (config.json, results.json) cannot hold it."""
+    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}={value} is not a finite number; give a finite value.")
+
+
+def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(tree, dict):
+        return [leaf for k, v in tree.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+    if isinstance(tree, list):
+        return [leaf for i, v in enumerate(tree)
+                for leaf in _leaves(v, f"{prefix.rstrip('.')}[{i}].")]
+    return [(prefix.rstrip("."), tree)]
+
+
+def _validate_training_length(trainer: DictConfig) -> None:
+    """ConfigError for a run that would not train at all: it would save the untrained model as
+    a finished run."""
+    max_steps = trainer.get("max_steps", -1)
+    epochs = trainer.get("num_train_epochs", 3.0)
+    if _is_number(max_steps) and max_steps == 0:
+        raise ConfigError("trainer.max_steps=0 trains nothing; give a number of steps > 0, or "
+                          "-1 to train for trainer.num_train_epochs.")
+    if _is_number(max_steps) and max_steps < 0 and _is_number(epochs) and epochs <= 0:
+        raise ConfigError(f"trainer.num_train_epochs={epochs} trains nothing; give a number of "
+                          "epochs > 0 (or trainer.max_steps > 0).")
+
+
+def _reject_precision_in_trainer(trainer: DictConfig) -> None:
+    """ConfigError for trainer.fp16 / bf16: the precision is hardware.precision's, which also
+    checks the device (fp16 on a CPU would train, and config.json would say both)."""
+    for key in ("fp16", "bf16", "half_precision_backend"):
+        if key in trainer:
+            raise ConfigError(f"trainer.{key} is set by hardware.precision; remove it and use "
+                              "hardware.precision=fp32|bf16|fp16 instead.")
 
 
 def _validate_ranges(cfg: DictConfig) -> None:

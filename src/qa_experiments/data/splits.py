@@ -13,7 +13,7 @@ from typing import Any
 
 import datasets
 
-from qa_experiments.data.squad_files import BadPart, DataError, read_squad_file
+from qa_experiments.data.squad_files import BadPart, DataError, is_unicode_text, read_squad_file
 from qa_experiments.hub import resolve_local_files_only
 
 __all__ = ["DataError", "SplitReport", "check_records", "limit_keeping_mix", "load_split",
@@ -80,6 +80,13 @@ def load_split(
         records, report, version_2=data_cfg.version_2_with_negative, is_train=is_train,
         require_answers=require_answers,
     )
+    unanswerable = report.dropped.get("no_answer", 0)
+    if unanswerable and not data_cfg.version_2_with_negative:
+        raise DataError(
+            f"{source}: {unanswerable} of {len(records)} questions have no answer, so this is "
+            "SQuAD v2.0 data, but data.version_2_with_negative=false would drop them and score "
+            "the rest as v1.1. Add data.version_2_with_negative=true to train on and score the "
+            "unanswerable questions.")
     if data_cfg.invalid_records == "fail" and report.dropped:
         raise DataError(
             f"{report.summary()}. Fix the file or set data.invalid_records=skip to train on "
@@ -151,6 +158,9 @@ def _example(record, report, *, version_2, is_train, require_answers) -> dict[st
     context, question = _question_fields(record, require_answers)
     texts, starts = _answers(record, context, report, version_2=version_2,
                              is_train=is_train) if require_answers else ([], [])
+    _check_unicode({"id": str(record["id"]), "title": str(record.get("title") or ""),
+                    "context": context, "question": question,
+                    **{f"answer {i}": text for i, text in enumerate(texts)}})
     return {
         "id": str(record["id"]),
         "title": str(record.get("title") or ""),
@@ -158,6 +168,13 @@ def _example(record, report, *, version_2, is_train, require_answers) -> dict[st
         "question": question,
         "answers": {"text": texts, "answer_start": starts},
     }
+
+
+def _check_unicode(fields: dict[str, str]) -> None:
+    for name, text in fields.items():
+        if not is_unicode_text(text):
+            raise _Dropped("invalid_unicode", f"the {name} holds a lone surrogate (a \\ud800 to "
+                                              "\\udfff escape), which is not text")
 
 
 def _question_fields(record: dict[str, Any], require_answers: bool) -> tuple[str, str]:

@@ -38,6 +38,16 @@ class BadPart:
     detail: str
 
 
+def is_unicode_text(text: str) -> bool:
+    """Whether `text` is valid Unicode: no lone surrogates (JSON can spell them, \\ud800, and
+    an undecodable command-line byte becomes one), which no file can be written with."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_readable(path: str | Path) -> Path:
     """`path` if it is a file that reads to its end (decompressed), else DataError; checked
     before a run starts, so that a typo or a damaged download fails at once."""
@@ -59,7 +69,7 @@ def read_squad_file(path: str | Path) -> list[dict[str, Any] | BadPart]:
         items = _parse_json_lines(text)
     else:
         items = _items(_parse_json(text, path), path)
-    return list(_flatten_nested(items)) if _is_nested(items) else _flat_records(items)
+    return list(_flatten_nested(items)) if _is_nested(items, path) else _flat_records(items)
 
 
 def _data_file(path: str | Path) -> Path:
@@ -127,10 +137,15 @@ def _items(content: Any, path: Path) -> list[Any]:
     return items
 
 
-def _is_nested(items: list[Any]) -> bool:
-    """Nested official layout when more items look like articles than like flat records."""
+def _is_nested(items: list[Any], path: Path) -> bool:
+    """Whether the items are articles of the nested official layout (else flat records);
+    DataError for a file that mixes both, whose other kind would be dropped whole."""
     articles = sum(isinstance(i, dict) and "paragraphs" in i for i in items)
     records = sum(isinstance(i, dict) and ("question" in i or "context" in i) for i in items)
+    if articles and records:
+        raise DataError(
+            f"{path}: mixes {articles} nested articles (with 'paragraphs') and {records} flat "
+            "records (with 'question'/'context'); give one layout per file.")
     return articles > records
 
 

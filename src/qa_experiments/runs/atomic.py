@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -32,8 +33,22 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    """Write `data` as indented JSON to `path` atomically (see write_text)."""
-    return write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Write `data` as strict, indented JSON to `path` atomically (see write_text). A NaN or
+    infinite number (not a number JSON can hold; strict parsers reject Python's `NaN`) is
+    written as null: unknown."""
+    text = json.dumps(finite_or_null(data), indent=2, ensure_ascii=False, allow_nan=False)
+    return write_text(path, text + "\n")
+
+
+def finite_or_null(data: Any) -> Any:
+    """`data` with every NaN or infinite float replaced by None."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite_or_null(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_or_null(value) for value in data]
+    return data
 
 
 def write_directory(path: str | Path, save: Callable[[str], None]) -> Path:
