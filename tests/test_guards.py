@@ -16,12 +16,12 @@ from safetensors.torch import load_file, save_file
 
 from helpers import FAST, compose_config
 from qa_experiments.config.paths import minilm_path
+from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.loading import load_model
 from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
 from qa_experiments.runs import atomic as results
 from qa_experiments.runs.claim import job_differences
 from qa_experiments.train import train
-from qa_experiments.training.checkpoints import last_checkpoint
 from qa_experiments.training.finite_guard import FiniteGuard, NonFiniteError
 from qa_experiments.training.trainer import QATrainer
 

@@ -107,7 +107,9 @@ def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
     assert not (run_dir / "model").exists() and not (run_dir / "results.json").exists()
     (partial,) = run_dir.glob(".model.*.tmp")
 
-    for target, message in ((run_dir, "has not finished"), (partial, "is damaged")):
+    # The hint names what is there: no checkpoint was saved (save_steps 500), so no resume.
+    for target, message in ((run_dir, "has no complete model; it saved no usable checkpoint"),
+                            (partial, "is damaged")):
         done = subprocess.run(
             [sys.executable, "-m", "qa_experiments.predict", str(target), "-q", "Who?",
              "-c", "Ada wrote it."], capture_output=True, text=True, timeout=300)

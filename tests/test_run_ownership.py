@@ -3,8 +3,10 @@ emptied, and no command writes among a run's own files. Real processes throughou
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ import time
 import pytest
 
 from helpers import FAST, snapshot
+from qa_experiments.config.paths import BUNDLED_DATA_DIR
 
 TINY = FAST + ["model=tiny_bert"]
 
@@ -124,3 +127,55 @@ def test_default_outputs_for_a_model_inside_a_run_go_beside_the_run(tiny_run):
     assert done.returncode == 0, done.stderr
     assert (tiny_run / "eval_dev-v1.1.json").is_file()
     assert snapshot(tiny_run / "model") == model_files
+
+
+def test_a_finished_run_is_not_reused_after_its_data_changed(tmp_path):
+    """The run records each data file's SHA-256; a re-run of the same command on changed data
+    is refused instead of reporting the old results for it."""
+    data = json.loads(gzip.open(BUNDLED_DATA_DIR / "train-v1.1-subset.json.gz", "rt").read())
+    train_file = tmp_path / "train.json"
+    train_file.write_text(json.dumps(data))
+    overrides = ["data=local", f"data.train_file={train_file}", f"data.eval_file={train_file}"]
+    run_dir = tmp_path / "run"
+    first = train_process(run_dir, *overrides)
+    assert first.wait(timeout=300) == 0, first.communicate()[1][-2000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert len(results["data_report"]["train"]["sha256"]) == 64
+
+    data["data"][0]["title"] = "Edited"
+    train_file.write_text(json.dumps(data))
+    before = snapshot(run_dir)
+    again = train_process(run_dir, *overrides)
+    out, err = again.communicate(timeout=300)
+    line = one_error_line(subprocess.CompletedProcess([], again.returncode, out, err),
+                          "qa-train")
+    assert "its train data" in line and "has changed since" in line
+    assert snapshot(run_dir) == before
+
+
+def test_relative_data_paths_resolve_where_the_command_started_also_with_chdir(tmp_path):
+    data = json.loads(gzip.open(BUNDLED_DATA_DIR / "train-v1.1-subset.json.gz", "rt").read())
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.json").write_text(json.dumps(data))
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", *TINY, "data=local",
+         "data.train_file=data/train.json", "data.eval_file=data/train.json",
+         "hydra.job.chdir=true", "hydra.run.dir=run"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["train_file"] == str(tmp_path / "data" / "train.json")
+
+
+@pytest.mark.parametrize("change", [{"hidden_size": 64, "intermediate_size": 128},
+                                    {"num_hidden_layers": 3}])
+def test_a_model_whose_config_does_not_match_its_weights_is_refused(tiny_run, tmp_path, change):
+    """Other sizes, or more layers than the weights hold: never an answer from random
+    weights, never a traceback."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_run / "model", model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, **change}))
+    line = one_error_line(cli("qa_experiments.predict", str(model), "-q", "Who?", "-c",
+                              "Ada wrote it."), "qa-predict")
+    assert "Cannot load the model" in line and "Traceback" not in line, line

@@ -13,7 +13,13 @@ from typing import Any
 
 import datasets
 
-from qa_experiments.data.squad_files import BadPart, DataError, is_unicode_text, read_squad_file
+from qa_experiments.data.squad_files import (
+    BadPart,
+    DataError,
+    file_sha256,
+    is_unicode_text,
+    read_squad_file,
+)
 from qa_experiments.hub import resolve_local_files_only
 
 __all__ = ["DataError", "SplitReport", "check_records", "limit_keeping_mix", "load_split",
@@ -33,6 +39,7 @@ class SplitReport:
     examples_used: int = 0
     dropped: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
+    sha256: str | None = None  # of the file read (None for a Hub split)
     first_example: dict[str, str] = field(default_factory=dict)  # problem -> where: detail
 
     def problem(self, kind: str, where: str, detail: str) -> None:
@@ -46,6 +53,7 @@ class SplitReport:
             "examples_used": self.examples_used,
             "dropped": dict(self.dropped),
             "repaired": dict(self.repaired),
+            "sha256": self.sha256,
         }
 
     def summary(self) -> str:
@@ -75,7 +83,8 @@ def load_split(
     else:
         source = str(data_cfg.train_file if is_train else data_cfg.eval_file)
         records = read_squad_file(source)
-    report = SplitReport(source=source, records_read=len(records))
+    report = SplitReport(source=source, records_read=len(records),
+                         sha256=None if data_cfg.dataset_name else file_sha256(source))
     examples = check_records(
         records, report, version_2=data_cfg.version_2_with_negative, is_train=is_train,
         require_answers=require_answers,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import zlib
 from collections.abc import Iterator
@@ -46,6 +47,15 @@ def is_unicode_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes: what the data was, recorded with a run's results."""
+    digest = hashlib.sha256()
+    with Path(path).expanduser().open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_readable(path: str | Path) -> Path:

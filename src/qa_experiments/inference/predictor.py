@@ -35,6 +35,7 @@ from qa_experiments.config.schema import (
 from qa_experiments.data.splits import DataError, SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
+from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
 from qa_experiments.runs import layout
@@ -99,8 +100,8 @@ def load_run(path: str | Path, null_threshold: float | str | None = None) -> Loa
         data_cfg, null_threshold, tuned_threshold, path)
     try:
         tokenizer = load_tokenizer(model_cfg)
-        model = load_model(model_cfg)
-    except (OSError, ValueError) as error:
+        model = load_model(model_cfg, trained=True)
+    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a size mismatch
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error
     model.eval()
@@ -168,11 +169,11 @@ def _check_run_finished(path: Path, model_dir: Path) -> None:
     except (OSError, ValueError, AttributeError):
         return
     if status != layout.FINISHED:
-        raise RunLoadError(
-            f"The run in {str(path)!r} has not finished (status.json: {status}), so it has no "
-            f"complete model; use one of its checkpoints ({str(path / 'checkpoints')!r}) or "
-            "finish it with resume=true."
-        )
+        newest = last_checkpoint(path / layout.CHECKPOINTS_DIR)
+        hint = (f"use its newest checkpoint ({newest!r}) or continue it with resume=true"
+                if newest else "it saved no usable checkpoint; train it again")
+        raise RunLoadError(f"The run in {str(path)!r} has not finished (status.json: {status}), "
+                           f"so it has no complete model; {hint}.")
 
 
 def _has_weights(model_dir: Path) -> bool:

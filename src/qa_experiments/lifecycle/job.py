@@ -13,11 +13,12 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.analysis.error_report import write_report
 from qa_experiments.config.schema import ConfigError, validate_config
-from qa_experiments.data.squad_files import check_readable
+from qa_experiments.data.squad_files import check_readable, file_sha256
 from qa_experiments.hub import resolve_local_files_only
 from qa_experiments.lifecycle import slurm
 from qa_experiments.runs import claim, layout
@@ -34,12 +35,14 @@ def train(cfg: DictConfig) -> float:
     slurm.export_distributed_env()  # before anything asks for the rank
     slurm.limit_cpu_threads()
     continue_requeued_job(cfg)
+    resolve_relative_paths(cfg)
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
     with claim.owned(run_dir):
         previous = claim_run_dir(cfg, run_dir, overrides)
         if previous is not None:
+            check_same_data(previous, cfg, run_dir)
             log.info("Job already finished in %s: reusing its results.\n%s", run_dir,
                      run_summary(previous, run_dir))
             return previous["f1"]
@@ -60,6 +63,18 @@ def continue_requeued_job(cfg: DictConfig) -> None:
         cfg.resume = True
 
 
+def resolve_relative_paths(cfg: DictConfig) -> None:
+    """Make relative data files (and local model directories) absolute against the directory
+    the command was started in: with hydra.job.chdir=true the job runs in its run directory."""
+    for key in ("train_file", "eval_file"):
+        if cfg.data[key] and not Path(cfg.data[key]).expanduser().is_absolute():
+            cfg.data[key] = to_absolute_path(cfg.data[key])
+    for key in ("name_or_path", "tokenizer_name_or_path"):
+        value = cfg.model[key]
+        if value and not Path(value).is_absolute() and Path(to_absolute_path(value)).exists():
+            cfg.model[key] = to_absolute_path(value)  # else a Hub name
+
+
 def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
     """Check `cfg` and whether `run_dir` may be written before anything is written there
     (train.log included); the results of this same job if it already finished there."""
@@ -76,6 +91,19 @@ def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict 
     else:
         claim.close_log_files(log_files)  # a finished run's files never change
     return previous
+
+
+def check_same_data(previous: dict, cfg: DictConfig, run_dir: Path) -> None:
+    """RunDirError when a data file of the finished run in `run_dir` has changed since it was
+    trained: its results describe the old data, so they are not reused."""
+    recorded = previous.get("data_report") if isinstance(previous, dict) else None
+    for split, path in (("train", cfg.data.train_file), ("eval", cfg.data.eval_file)):
+        digest = ((recorded or {}).get(split) or {}).get("sha256")
+        if path and isinstance(digest, str) and file_sha256(path) != digest:
+            raise claim.RunDirError(
+                f"{run_dir} holds a finished run of this job, but its {split} data {path} has "
+                "changed since (its SHA-256 differs), so its results are not reused. Choose "
+                "another hydra.run.dir to train on the new data.")
 
 
 def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:

@@ -46,9 +46,11 @@ def load_tokenizer(model_cfg):
     return tokenizer
 
 
-def load_model(model_cfg):
+def load_model(model_cfg, *, trained: bool = False):
     """The backbone with a (possibly new) span-prediction head; says in one line what was
-    initialised instead of Transformers' load report."""
+    initialised instead of Transformers' load report. A `trained` model (one to answer with)
+    must load whole: ValueError when any weight is missing or has another shape than its
+    config says, which would otherwise answer from random values."""
     name = model_cfg.name_or_path
     with _without_load_report():
         model, info = AutoModelForQuestionAnswering.from_pretrained(
@@ -59,8 +61,20 @@ def load_model(model_cfg):
             local_files_only=resolve_local_files_only(name, "model", "model"),
             output_loading_info=True,
         )
+    if trained:
+        check_complete(info)
     report_loading(model, name, info)
     return model
+
+
+def check_complete(info: dict) -> None:
+    """ValueError naming the weights a trained model's files lack or hold in another shape."""
+    problems = sorted(info["missing_keys"]) + sorted(
+        f"{key[0]} (shape)" for key in info["mismatched_keys"])
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise ValueError(f"its weights do not match its config.json ({len(problems)} missing or "
+                         f"of another shape: {', '.join(problems[:3])}{more})")
 
 
 def report_loading(model, name: str, info: dict) -> None:

@@ -16,6 +16,7 @@ from qa_experiments.config.schema import ConfigError
 from qa_experiments.data.feature_cache import cached_features
 from qa_experiments.data.splits import load_split
 from qa_experiments.data.windows import prepare_eval_features, prepare_train_features
+from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer
 from qa_experiments.runs import layout
@@ -25,7 +26,6 @@ from qa_experiments.scoring.model_eval import evaluate_features
 from qa_experiments.scoring.question_records import write_question_records
 from qa_experiments.scoring.tuning import CALIBRATION_FILE
 from qa_experiments.search.trial_protocol import TrialPruned
-from qa_experiments.training.checkpoints import last_checkpoint
 from qa_experiments.training.finite_guard import FiniteGuard
 from qa_experiments.training.ledger import RunLedger
 from qa_experiments.training.trainer import QATrainer
