@@ -83,7 +83,9 @@ def start_run(
             dir=str(run_dir),
             mode=mode,
             reinit="finish_previous",
-            settings=wandb.Settings(init_timeout=timeout),
+            # quiet: no version banner and no ~30-line history/summary block per job (the run
+            # ends with our own summary; `wandb sync` and the dashboard show the history)
+            settings=wandb.Settings(init_timeout=timeout, quiet=True),
         )
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
         raise start_failure(error, mode, timeout) from error

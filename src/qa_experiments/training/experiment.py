@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import TrainingArguments, set_seed
+from transformers.utils import logging as transformers_logging
 
 from qa_experiments.config.schema import ConfigError
 from qa_experiments.data.feature_cache import cached_features
@@ -45,6 +46,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
     if writer:
         write_json(run_dir / layout.CONFIG, OmegaConf.to_container(cfg, resolve=True))
 
+    transformers_logging.disable_progress_bar()  # "Loading weights" / "Writing model shards"
     started = time.perf_counter()
     train_examples, train_report = load_split(cfg.data, "train")
     eval_examples, eval_report = load_split(cfg.data, "eval")
