@@ -78,3 +78,24 @@ def test_text_that_is_not_utf8_on_the_command_line_is_one_line(tmp_path):
         [sys.executable, "-m", "qa_experiments.predict", str(tmp_path), "-q", "Who?", "-c",
          b"It was written by \xffAda.", ], capture_output=True, text=True, timeout=120, env=env)
     assert_one_error_line(done, "qa-predict", "is not valid UTF-8 text")
+
+
+def test_a_search_space_written_under_hydra_sweeper_params_says_the_form_that_works(tmp_path):
+    done = run("qa_experiments.train", "hparams_search=optuna", "logger=none",
+               "hydra.sweeper.params.model=choice(bert,roberta)",
+               f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert_one_error_line(done, "qa-train", "e.g. 'model=choice(bert,roberta)'")
+
+
+@pytest.mark.parametrize("override,key,choices", [
+    ("model=choice(tiny_bert,tiny_roberta)", "model", ("tiny_bert", "tiny_roberta")),
+    ("trainer.num_train_epochs=choice(1,2)", "trainer.num_train_epochs", (1, 2)),
+])
+def test_the_documented_search_space_forms_replace_the_presets_space(override, key, choices):
+    """The forms conf/hparams_search/optuna.yaml shows: an override of the key itself."""
+    from qa_experiments.search.search_space import parse_search_space
+    from qa_experiments.search.wandb_sweep import preset_space
+
+    distributions, _ = parse_search_space(preset_space() + [override])
+    assert tuple(distributions[key].choices) == choices
+    assert "optimizer.lr" in distributions  # the rest of the preset's space stays

@@ -25,6 +25,7 @@ from qa_experiments.errors import UserError, one_line
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 FULL_ERROR_HINT = f"{FULL_ERROR}=1 shows the full error"
+SWEEPER_PARAMS = "hydra.sweeper.params."
 
 
 def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
@@ -54,6 +55,10 @@ def describe(error: BaseException) -> str:
         return f"{_first_paragraph(error)}; choose one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
         return f"cannot parse the override {error.override!r}: {_first_paragraph(error)}"
+    if SWEEPER_PARAMS in str(error) and "Sweeping over Hydra's configuration" in str(error):
+        return (f"{_first_paragraph(error)}; give a search space as an override of the key "
+                "itself, e.g. 'model=choice(bert,roberta)' or 'trainer.num_train_epochs="
+                "choice(1,2)' (it replaces the preset's space for that key)")
     if _is_path_error(error):  # Hydra creates the run directory and writes .hydra/ into it
         return (f"cannot create or write {error.filename}: {error.strerror}; choose a writable "
                 "hydra.run.dir (hydra.sweep.dir with -m)")
