@@ -175,3 +175,47 @@ def test_min_confidence_leaves_the_models_own_no_answer_alone(run_dir, capsys):
     result = json.loads(captured.out)
     assert result["answer"] == "" and "abstained" not in result
     assert "below --min-confidence" not in captured.err
+
+
+@pytest.mark.parametrize("threshold", [None, 1e9])  # the run's tuned one; never "no answer"
+def test_python_api_answers_as_qa_evaluate_scores_single_and_batch(run_dir, threshold):
+    """The answering API (what qa-predict and qa-serve use) gives qa-evaluate's answers on the
+    run's own eval questions: text, offsets, probability, no-answer probability; its confidence
+    is the stored calibration of that probability; one at a time and batched alike."""
+    from qa_experiments.inference.answerer import QuestionAnswerer
+    from qa_experiments.inference.predictor import evaluate_file
+
+    config = read(run_dir, "config.json")
+    with QuestionAnswerer.load(run_dir, null_threshold=threshold) as answerer:
+        assert answerer.calibrated and answerer.version_2
+        _, records = evaluate_file(answerer.run, config["data"]["eval_file"],
+                                   max_samples=config["data"]["max_eval_samples"])
+        pairs = [(r["question"], r["context"]) for r in records]
+        batch = answerer.answer_batch(pairs, top_k=3)
+        singles = [answerer.answer(q, c, top_k=3) for q, c in pairs[:8]]
+        calibration = answerer.run.calibration
+    assert batch[:8] == singles
+    if threshold is not None:
+        assert all(r["prediction"] for r in records)
+    for record, answer in zip(records, batch):
+        assert answer.text == record["prediction"]
+        assert answer.start == record["answer_start_char"]
+        assert answer.text == (record["context"][answer.start:answer.end] if answer.text else "")
+        assert answer.probability == pytest.approx(record["probability"])
+        assert answer.no_answer_probability == pytest.approx(record["no_answer_probability"])
+        assert answer.confidence == pytest.approx(calibration.confidence(record["probability"]))
+        assert len(answer.alternatives) == 3 and not answer.abstained
+
+
+def test_python_api_withholds_answers_below_min_confidence(run_dir):
+    from qa_experiments.inference.answerer import QuestionAnswerer
+
+    context = read_squad_file(read(run_dir, "config.json")["data"]["eval_file"])[0]["context"]
+    with QuestionAnswerer.load(run_dir) as answerer:
+        answer = answerer.answer("What is it about?", context)
+        withheld = answerer.answer("What is it about?", context, min_confidence=1.0)
+    if answer.text:
+        assert withheld.abstained and withheld.text == "" and withheld.start == -1
+        assert withheld.model_answer == answer.text
+    else:  # the model's own "no answer" is never withheld
+        assert not withheld.abstained

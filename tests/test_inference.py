@@ -17,9 +17,9 @@ from qa_experiments import evaluate, predict
 from qa_experiments.config.paths import bundled_data_path
 from qa_experiments.data.splits import read_squad_file
 from qa_experiments.data.windows import prepare_eval_features
+from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.inference.predictor import (
     RunLoadError,
-    answer,
     load_run,
     prediction_device_arguments,
 )
@@ -59,13 +59,18 @@ def test_run_settings_come_from_config_json_and_defaults_for_a_bare_model(run, r
     assert (bare.data_cfg.max_seq_length, bare.data_cfg.doc_stride) == (384, 128)
 
 
-def test_answer_is_a_span_of_the_context(run):
-    prediction = answer(run, QUESTION, CONTEXT)
-    assert prediction.text and prediction.text == CONTEXT[prediction.start_char:
-                                                          prediction.end_char]
+@pytest.fixture(scope="module")
+def answerer(run):
+    with QuestionAnswerer(run) as loaded:
+        yield loaded
 
 
-def test_long_context_is_read_in_several_windows(run, trained):
+def test_answer_is_a_span_of_the_context(answerer):
+    answer = answerer.answer(QUESTION, CONTEXT)
+    assert answer.text and answer.text == CONTEXT[answer.start:answer.end]
+
+
+def test_long_context_is_read_in_several_windows(run, answerer, trained):
     records = read_squad_file(DEV)
     context = ""
     for record in records:  # distinct paragraphs, joined to about 2,000 characters
@@ -74,14 +79,13 @@ def test_long_context_is_read_in_several_windows(run, trained):
         if len(context) >= 2000:
             break
     assert count_windows(run, QUESTION, context) >= 3
-    prediction = answer(run, QUESTION, context)
-    assert prediction.text and prediction.text == context[prediction.start_char:
-                                                          prediction.end_char]
+    answer = answerer.answer(QUESTION, context)
+    assert answer.text and answer.text == context[answer.start:answer.end]
     # A dev question that needs several windows gets the answer it got after training.
     by_id = {r["id"]: r for r in records[:12]}
     qid = max(by_id, key=lambda q: count_windows(run, by_id[q]["question"], by_id[q]["context"]))
     assert count_windows(run, by_id[qid]["question"], by_id[qid]["context"]) > 1
-    assert answer(run, by_id[qid]["question"], by_id[qid]["context"]).text == (
+    assert answerer.answer(by_id[qid]["question"], by_id[qid]["context"]).text == (
         trained["predictions"][qid])
 
 
@@ -266,3 +270,13 @@ def test_out_never_replaces_a_run_file_or_a_directory(cli, out, message, run_dir
     err = capsys.readouterr().err
     assert message in err and err.count(f"{cli.PROG}: error") == 1
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+
+
+def test_predict_interactive_answers_each_line_with_the_model_loaded_once(run_dir, answerer):
+    questions = ["Who wrote the book?", "", "When was it written?"]
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.predict", str(run_dir), "-c", CONTEXT, "-i"],
+        input="\n".join(questions) + "\n", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = [answerer.answer(q, CONTEXT).text for q in questions if q]
+    assert done.stdout.splitlines() == expected

@@ -5,6 +5,7 @@
                                                "confidence"}
     RUN_DIR -q Q -c C --top-k N               also the N most probable answers
     RUN_DIR -q Q -c C --min-confidence P      no answer ("") when the confidence is below P
+    RUN_DIR -c C --interactive                the model loaded once; each stdin line a question
     RUN_DIR --data FILE [--out PATH]          id -> answer JSON for a whole SQuAD file
 
 RUN_DIR is a training run directory (model/ and config.json) or a checkpoint directory.
@@ -54,6 +55,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_run_dir_argument(parser)
     parser.add_argument("--question", "-q", type=text, help="the question (with --context)")
     parser.add_argument("--context", "-c", type=text, help="the passage holding the answer")
+    parser.add_argument("--interactive", "-i", action="store_true",
+                        help="with --context: load the model once, then answer each line of "
+                             "standard input as a question about it")
     parser.add_argument("--json", action="store_true",
                         help="print {answer, score, start, end, probability, confidence} as JSON")
     parser.add_argument("--top-k", type=positive_int, metavar="N",
@@ -69,8 +73,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_scoring_arguments(parser, max_samples_note="with --data: ")
     args = parser.parse_args(argv)
     single = args.question is not None or args.context is not None
-    if args.data is None and (args.question is None or args.context is None):
-        parser.error("give --question and --context, or --data FILE")
+    if args.interactive and (args.context is None or args.question is not None):
+        parser.error("--interactive takes --context and reads the questions from standard input")
+    if args.data is None and not args.interactive and (
+            args.question is None or args.context is None):
+        parser.error("give --question and --context, --context with --interactive, "
+                     "or --data FILE")
     if args.data is not None and single:
         parser.error("--data cannot be combined with --question/--context")
     if args.data is not None and args.top_k is not None:
@@ -85,47 +93,54 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _answer_json(prediction, confidence: float | None, abstained: bool, top_k: int | None
-                 ) -> dict:
-    score = prediction.score if math.isfinite(prediction.score) else None
-    result = {"answer": prediction.text, "score": score, "start": prediction.start_char,
-              "end": prediction.end_char, "probability": prediction.probability,
-              "confidence": confidence}
-    if abstained:
-        result.update(answer="", start=-1, end=-1, abstained=True)
-    if prediction.no_answer_probability is not None:
-        result["no_answer_probability"] = prediction.no_answer_probability
+def _answer_json(answer, top_k: int | None) -> dict:
+    result = {"answer": answer.text, "score": answer.score, "start": answer.start,
+              "end": answer.end, "probability": answer.probability,
+              "confidence": answer.confidence}
+    if answer.abstained:
+        result["abstained"] = True
+    if answer.no_answer_probability is not None:
+        result["no_answer_probability"] = answer.no_answer_probability
     if top_k:
         result["alternatives"] = [
-            {"answer": c.text, "probability": c.probability, "start": c.start_char,
-             "end": c.end_char, "score": c.score} for c in prediction.candidates]
+            {"answer": a.text, "probability": a.probability, "start": a.start, "end": a.end,
+             "score": a.score} for a in answer.alternatives]
     return result
 
 
-def withheld(text: str, confidence: float | None, min_confidence: float | None) -> bool:
-    """Whether --min-confidence replaces the answer `text` with "": an answer (not the model's
-    own "no answer") whose confidence is below `min_confidence`."""
-    return (bool(text) and min_confidence is not None and confidence is not None
-            and confidence < min_confidence)
-
-
-def _print_answer(prediction, confidence: float | None, args: argparse.Namespace,
-                  out: TextIO) -> None:
-    abstained = withheld(prediction.text, confidence, args.min_confidence)
-    if abstained:
-        print(f"{PROG}: no answer: confidence {confidence:.3f} is below --min-confidence "
-              f"{args.min_confidence} (the model's answer was {prediction.text!r})",
-              file=sys.stderr)
+def _print_answer(answer, args: argparse.Namespace, out: TextIO) -> None:
+    if answer.abstained:
+        print(f"{PROG}: no answer: confidence {answer.confidence:.3f} is below "
+              f"--min-confidence {args.min_confidence} (the model's answer was "
+              f"{answer.model_answer!r})", file=sys.stderr)
     if args.json:
-        print(json.dumps(_answer_json(prediction, confidence, abstained, args.top_k),
-                         ensure_ascii=False), file=out)
+        print(json.dumps(_answer_json(answer, args.top_k), ensure_ascii=False), file=out)
         return
-    print("" if abstained else prediction.text, file=out)
-    for candidate in prediction.candidates if args.top_k else []:
-        print(f"{candidate.probability:.4f}\t{candidate.text or '(no answer)'}", file=out)
+    print(answer.text, file=out)
+    for alternative in answer.alternatives:
+        print(f"{alternative.probability:.4f}\t{alternative.text or '(no answer)'}", file=out)
+
+
+def _answer_questions(run, args: argparse.Namespace, out: TextIO) -> int:
+    """One question (--question), or with --interactive every line of standard input as a
+    question about --context, the model loaded once."""
+    from qa_experiments.inference.answerer import QuestionAnswerer
+
+    with QuestionAnswerer(run) as answerer:
+        questions = [args.question] if not args.interactive else iter(sys.stdin.readline, "")
+        for question in questions:
+            if args.interactive and not question.strip():
+                continue
+            answer = answerer.answer(question.strip() if args.interactive else question,
+                                     args.context, top_k=args.top_k or 0,
+                                     min_confidence=args.min_confidence)
+            _print_answer(answer, args, out)
+            out.flush()
+    return 0
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
+    from qa_experiments.inference.answerer import withheld
     from qa_experiments.inference.predictor import confidence, predict_file
 
     examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
@@ -161,13 +176,7 @@ def _quiet_progress_bars() -> None:
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.data.squad_files import check_readable
-    from qa_experiments.inference.predictor import (
-        RunLoadError,
-        answer,
-        calibration_path,
-        confidence,
-        load_run,
-    )
+    from qa_experiments.inference.predictor import RunLoadError, calibration_path, load_run
 
     if args.min_confidence is not None and not calibration_path(args.run_dir).is_file():
         raise RunLoadError(
@@ -184,9 +193,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                            f"{str(run.model_dir)!r} has none (too few eval questions to fit).")
     if args.data is not None:
         return _predict_data(run, args, out)
-    prediction = answer(run, args.question, args.context, candidates=args.top_k or 0)
-    _print_answer(prediction, confidence(run, prediction), args, out)
-    return 0
+    return _answer_questions(run, args, out)
 
 
 def main(argv: list[str] | None = None) -> int:

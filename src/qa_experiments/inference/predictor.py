@@ -32,7 +32,7 @@ from qa_experiments.config.schema import (
     HardwareConfig,
     ModelConfig,
 )
-from qa_experiments.data.splits import DataError, SplitReport, load_split
+from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.model.checkpoints import last_checkpoint
@@ -225,24 +225,6 @@ def _data_config(trained: dict[str, Any]) -> DictConfig:
         return OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
     except OmegaConfBaseException as error:
         raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
-
-
-def answer(run: LoadedRun, question: str, context: str, *, candidates: int = 0) -> Prediction:
-    """The model's answer to one question about `context` (doc-stride windows as in training),
-    with its `candidates` most probable alternatives.
-
-    `start_char`/`end_char` index the answer in `context` (end exclusive); -1 for no answer.
-    """
-    for name, text in (("question", question), ("context", context)):
-        if not text or not text.strip():
-            raise DataError(f"The {name} is empty.")
-    examples = datasets.Dataset.from_list([{"id": "0", "question": question, "context": context}])
-    features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
-    with prediction_trainer(run) as trainer:
-        start_logits, end_logits = predict_logits(trainer, features)
-    return decode_answers(start_logits, end_logits, features, examples, run.data_cfg,
-                          null_score_diff_threshold=run.data_cfg.null_score_diff_threshold,
-                          keep_candidates=candidates)[0]
 
 
 def load_examples(
