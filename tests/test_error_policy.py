@@ -99,3 +99,15 @@ def test_the_documented_search_space_forms_replace_the_presets_space(override, k
     distributions, _ = parse_search_space(preset_space() + [override])
     assert tuple(distributions[key].choices) == choices
     assert "optimizer.lr" in distributions  # the rest of the preset's space stays
+
+
+def test_qa_push_refuses_an_unfinished_run_a_bad_repo_id_and_an_unreachable_hub(tiny_run,
+                                                                                 tmp_path):
+    """The Hub cannot be reached from here (HF_HUB_OFFLINE=1): the upload itself is not tested."""
+    (tmp_path / "status.json").write_text('{"status": "running"}')
+    assert_one_error_line(run("qa_experiments.push", str(tmp_path), "me/model"), "qa-push",
+                          "holds no finished run (status: running)")
+    assert_one_error_line(run("qa_experiments.push", str(tiny_run), "not a repo id!"), "qa-push",
+                          "is not a Hub repository id")
+    assert_one_error_line(run("qa_experiments.push", str(tiny_run), "me/model"), "qa-push",
+                          "cannot upload to the Hub repository 'me/model'")

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from huggingface_hub import ModelCard
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from helpers import (
@@ -36,6 +37,7 @@ def test_train_and_evaluate_each_backbone(tmp_path, arch):
     assert f1 == results["f1"]
     assert_scores_match_predictions(run_dir)
     assert not (run_dir / "checkpoints").exists()  # a finished run keeps model/ only
+    assert_model_card_holds_the_scores(run_dir)
     assert results["train_examples"] == 24 and results["eval_examples"] == 12
     assert results["eval_features"] >= 12 and results["train_features"] >= 24
 
@@ -71,6 +73,20 @@ def test_same_config_gives_same_scores(tmp_path):
         assert read(first, "results.json")[key] == read(second, "results.json")[key]
 
 
+def assert_model_card_holds_the_scores(run_dir):
+    """model/README.md parses as a Hugging Face model card whose model-index holds the run's
+    official scores (v2: also HasAns/NoAns), and names no path of this machine."""
+    results = json.loads((run_dir / "results.json").read_text())
+    card = ModelCard.load(run_dir / "model" / "README.md")
+    scores = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    expected = {key: round(results[key], 2) for key in (
+        "exact_match", "f1", "HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1")
+        if key in results}
+    assert scores == expected
+    assert card.data.pipeline_tag == "question-answering" and card.data.license == "other"
+    assert "/tmp" not in card.content and "CC BY-SA 4.0" in card.text
+
+
 def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
     _, run_dir = run_train(tmp_path, "v2", ["model=tiny_roberta",
                                             "data=sample_v2", "data.max_eval_samples=40"])
@@ -80,6 +96,7 @@ def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
     assert results["HasAns_total"] + results["NoAns_total"] == 40
     assert results["NoAns_total"] == 20  # the limit keeps the held-out split's mix (50%)
     assert "not comparable to published dev-v2.0" in results["eval_note"]
+    assert_model_card_holds_the_scores(run_dir)
 
 
 def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):

@@ -22,6 +22,7 @@ from qa_experiments.model.device import device_arguments, padding_collator, set_
 from qa_experiments.model.loading import load_model, load_tokenizer
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_directory, write_json
+from qa_experiments.runs.model_card import write_model_card
 from qa_experiments.scoring.answer_files import nbest_predictions, no_answer_probabilities
 from qa_experiments.scoring.model_eval import evaluate_features
 from qa_experiments.scoring.question_records import write_question_records
@@ -103,20 +104,23 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
     if cfg.data.eval_note:
         results["eval_note"] = cfg.data.eval_note
     if writer:  # the model first: results.json means it is complete
+        card = (OmegaConf.to_container(cfg, resolve=True), results,
+                f"{cfg.model.name}-{cfg.data.name}")
         write_directory(run_dir / layout.MODEL_DIR,
-                        lambda path: save_model(trainer, evaluation, path))
+                        lambda path: save_model(trainer, evaluation, path, card))
         write_answer_files(run_dir, eval_examples["id"], evaluation,
                            cfg.data.version_2_with_negative)
         write_json(run_dir / layout.RESULTS, results)
     return results
 
 
-def save_model(trainer, evaluation, path: str) -> None:
+def save_model(trainer, evaluation, path: str, card: tuple[dict, dict, str]) -> None:
     """The model, plus what was tuned on the eval questions (model/calibration.json; not in
-    checkpoints, which are saved before the evaluation)."""
+    checkpoints, which are saved before the evaluation) and its model card (README.md)."""
     trainer.save_model(path)
     if evaluation.stored:
         write_json(Path(path) / CALIBRATION_FILE, evaluation.stored)
+    write_model_card(Path(path), *card)
 
 
 def write_answer_files(run_dir: Path, ids: list[str], evaluation, version_2: bool) -> None:
