@@ -87,10 +87,11 @@ class QuestionAnswerer:
         self._trainer = self._open.enter_context(prediction_trainer(run))
 
     @classmethod
-    def load(cls, path: str | Path, *, null_threshold: float | str | None = None
-             ) -> QuestionAnswerer:
-        """Load a run directory, a checkpoint or a model directory (see predictor.load_run)."""
-        return cls(load_run(path, null_threshold=null_threshold))
+    def load(cls, path: str | Path, *, null_threshold: float | str | None = None,
+             precision: str | None = None) -> QuestionAnswerer:
+        """Load a run directory, a checkpoint, a model directory or an ONNX export directory
+        (`precision` fp32 or int8; see predictor.load_run)."""
+        return cls(load_run(path, null_threshold=null_threshold, precision=precision))
 
     @property
     def calibrated(self) -> bool:

@@ -35,6 +35,7 @@ from qa_experiments.config.schema import (
 from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
+from qa_experiments.inference.onnx_backend import EXPORT_FILE, FP32_FILE, INT8_FILE, OnnxModel
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
@@ -72,8 +73,10 @@ class LoadedRun:
     tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
 
 
-def load_run(path: str | Path, null_threshold: float | str | None = None) -> LoadedRun:
-    """Load a run directory (`model/` + `config.json`) or a bare checkpoint directory.
+def load_run(path: str | Path, null_threshold: float | str | None = None,
+             precision: str | None = None) -> LoadedRun:
+    """Load a run directory (`model/` + `config.json`), a bare checkpoint directory, or an
+    ONNX export directory (qa-export; `precision` fp32 or int8, default int8 when exported).
 
     `null_threshold` (a number or "auto", the tuned one) replaces the run's
     data.null_score_diff_threshold; RunLoadError, before the model is loaded, when the run
@@ -82,6 +85,8 @@ def load_run(path: str | Path, null_threshold: float | str | None = None) -> Loa
     path = Path(path).expanduser()
     if not path.is_dir():
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
+    if (path / EXPORT_FILE).is_file():
+        return load_export(path, null_threshold, precision)
     model_dir = model_directory(path)
     _check_run_finished(path, model_dir)
     if not (model_dir / layout.CONFIG).is_file() or not _has_weights(model_dir):
@@ -110,6 +115,37 @@ def load_run(path: str | Path, null_threshold: float | str | None = None) -> Loa
         "eval_batch_size", HardwareConfig.eval_batch_size)
     return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
                      calibration, tuned_threshold)
+
+
+def load_export(path: Path, null_threshold: float | str | None, precision: str | None
+                ) -> LoadedRun:
+    """An ONNX export directory (inference.onnx_backend) loaded like a run."""
+    try:
+        settings = json.loads((path / EXPORT_FILE).read_text(encoding="utf-8"))
+        inputs = [str(name) for name in settings["inputs"]]
+        data_cfg = _data_config(settings["data"])
+        batch_size = int(settings["eval_batch_size"])
+        data_cfg.null_score_diff_threshold = float(settings["null_score_diff_threshold"])
+        if not math.isfinite(data_cfg.null_score_diff_threshold):
+            raise ValueError("null_score_diff_threshold is not a finite number")
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise RunLoadError(f"{str(path / EXPORT_FILE)!r} is not an export qa-export wrote: "
+                           f"{one_line(error)}") from error
+    if not set(inputs) <= {"input_ids", "attention_mask", "token_type_ids"}:
+        raise RunLoadError(f"{str(path / EXPORT_FILE)!r} names unknown model inputs {inputs}.")
+    file = INT8_FILE if precision == "int8" or (
+        precision is None and (path / INT8_FILE).is_file()) else FP32_FILE
+    if not (path / file).is_file():
+        raise RunLoadError(f"{str(path)!r} holds no {file} (export with --quantize int8 for it).")
+    calibration, tuned_threshold = _stored_calibration(path)
+    if null_threshold is not None:
+        data_cfg.null_score_diff_threshold = _decoding_threshold(
+            data_cfg, null_threshold, tuned_threshold, path)
+    tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(name="export",
+                                                                name_or_path=str(path))))
+    model = OnnxModel(path / file, inputs, batch_size, tokenizer.pad_token_id or 0)
+    return LoadedRun(path, path, model, tokenizer, data_cfg, {}, batch_size, calibration,
+                     tuned_threshold)
 
 
 def calibration_path(path: str | Path) -> Path:
@@ -312,7 +348,12 @@ def stored_calibration_figures(run: LoadedRun, answers: list[Prediction],
 def prediction_trainer(
     run: LoadedRun, batch_size: int | None = None, *, progress: bool = False
 ) -> Iterator[Trainer]:
-    """A Trainer for `predict` only: CPU unless CUDA, the run's precision, no reporting."""
+    """A Trainer for `predict` only: CPU unless CUDA, the run's precision, no reporting (for
+    an ONNX export, its ONNX Runtime session, which has the same `predict`)."""
+    if isinstance(run.model, OnnxModel):
+        run.model.batch_size = batch_size or run.eval_batch_size
+        yield run.model
+        return
     with tempfile.TemporaryDirectory(prefix="qa-predict-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,

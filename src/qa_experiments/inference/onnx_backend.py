@@ -1,0 +1,118 @@
+"""Exported models: write a trained model as ONNX (optionally dynamically quantized to int8
+with ONNX Runtime) and answer with it through the same windows and decoding as PyTorch.
+
+An export directory holds `model.onnx` (fp32, dynamic batch and sequence axes), with
+`--quantize int8` also `model.int8.onnx`, the tokenizer, `calibration.json` when the run has
+one, and `qa_export.json`: the run's data settings (windows, decoding, no-answer threshold),
+which `predictor.load_run` reads to load the directory like a run (backend onnx).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+EXPORT_FILE = "qa_export.json"
+FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
+PAD_LOGIT = -100.0  # what the Trainer pads predictions with; predict_logits keeps real positions
+
+
+class _QAWithTypes(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                         token_type_ids=token_type_ids)
+        return out.start_logits, out.end_logits
+
+
+class _QAWithoutTypes(_QAWithTypes):
+    def forward(self, input_ids, attention_mask):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        return out.start_logits, out.end_logits
+
+
+def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path]:
+    """Write `run` (a predictor.LoadedRun with a PyTorch model) as an export directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
+             if n in run.tokenizer.model_input_names]
+    sample = run.tokenizer(["Who wrote it?", "When?"], ["It was written by Ada.", "In 1843."],
+                           padding=True, return_tensors="pt")
+    wrapper = (_QAWithTypes if "token_type_ids" in names else _QAWithoutTypes)(run.model).eval()
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    torch.onnx.export(wrapper, tuple(sample[n] for n in names), str(out_dir / FP32_FILE),
+                      input_names=names, output_names=["start_logits", "end_logits"],
+                      dynamic_shapes={n: {0: batch, 1: sequence} for n in names},
+                      dynamo=True, external_data=False, verbose=False)
+    written = [out_dir / FP32_FILE]
+    if quantize == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(out_dir / FP32_FILE), str(out_dir / INT8_FILE),
+                         weight_type=QuantType.QInt8)
+        written.append(out_dir / INT8_FILE)
+    run.tokenizer.save_pretrained(out_dir)
+    run.model.config.save_pretrained(out_dir)
+    calibration = run.model_dir / "calibration.json"
+    if calibration.is_file():
+        shutil.copyfile(calibration, out_dir / calibration.name)
+    settings = {"format": "onnx", "inputs": names, "eval_batch_size": run.eval_batch_size,
+                "data": {k: v for k, v in _plain(run.data_cfg).items()
+                         if k != "null_score_diff_threshold"},
+                "null_score_diff_threshold": run.data_cfg.null_score_diff_threshold}
+    (out_dir / EXPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return written
+
+
+def _plain(cfg) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+class OnnxModel:
+    """An exported model run by ONNX Runtime, with the Trainer's `predict` interface for
+    predict_logits: start/end logits of every window, padded to the longest."""
+
+    def __init__(self, path: Path, input_names: list[str], batch_size: int, pad_token_id: int):
+        import onnxruntime
+
+        self.path = path
+        self.session = onnxruntime.InferenceSession(str(path),
+                                                    providers=["CPUExecutionProvider"])
+        self.input_names = input_names
+        self.batch_size = batch_size
+        self.pad_token_id = pad_token_id
+
+    def predict(self, dataset) -> SimpleNamespace:
+        rows = dataset.to_dict()
+        count = len(rows["input_ids"])
+        width = max((len(ids) for ids in rows["input_ids"]), default=0)
+        start = np.full((count, width), PAD_LOGIT, dtype=np.float32)
+        end = np.full((count, width), PAD_LOGIT, dtype=np.float32)
+        for first in range(0, count, self.batch_size):
+            last = min(first + self.batch_size, count)
+            feeds = self._padded(rows, first, last)
+            batch_start, batch_end = self.session.run(None, feeds)
+            start[first:last, :batch_start.shape[1]] = batch_start
+            end[first:last, :batch_end.shape[1]] = batch_end
+        return SimpleNamespace(predictions=(start, end))
+
+    def _padded(self, rows: dict[str, list], first: int, last: int) -> dict[str, np.ndarray]:
+        width = max(len(ids) for ids in rows["input_ids"][first:last])
+        feeds = {}
+        for name in self.input_names:
+            fill = self.pad_token_id if name == "input_ids" else 0
+            batch = np.full((last - first, width), fill, dtype=np.int64)
+            for i, values in enumerate(rows[name][first:last]):
+                batch[i, :len(values)] = values
+            feeds[name] = batch
+        return feeds

@@ -1,0 +1,60 @@
+"""qa-export: an ONNX export (fp32 and int8) answers through the same windows and decoding as
+the PyTorch model, from the Python API and from the command lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa_experiments.inference.answerer import QuestionAnswerer
+from qa_experiments.inference.predictor import evaluate_file, load_run
+
+pytestmark = pytest.mark.slow  # the export and quantization take about a minute on 2 cores
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "onnx"
+    done = subprocess.run([sys.executable, "-m", "qa_experiments.export", str(tiny_run),
+                           "--quantize", "int8", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "model.onnx").is_file() and (out / "model.int8.onnx").is_file()
+    return out
+
+
+def eval_file(run_dir) -> str:
+    return json.loads((run_dir / "config.json").read_text())["data"]["eval_file"]
+
+
+def test_onnx_fp32_answers_exactly_as_pytorch(tiny_run, exported):
+    torch_results, torch_records = evaluate_file(load_run(tiny_run), eval_file(tiny_run),
+                                                 max_samples=12)
+    onnx_results, onnx_records = evaluate_file(load_run(exported, precision="fp32"),
+                                               eval_file(tiny_run), max_samples=12)
+    assert [r["prediction"] for r in onnx_records] == [r["prediction"] for r in torch_records]
+    assert [r["answer_start_char"] for r in onnx_records] == [
+        r["answer_start_char"] for r in torch_records]
+    for onnx, torch_record in zip(onnx_records, torch_records):
+        assert onnx["probability"] == pytest.approx(torch_record["probability"], abs=1e-4)
+    assert onnx_results["f1"] == pytest.approx(torch_results["f1"])
+
+
+def test_onnx_int8_loads_and_answers_spans_of_the_context(exported):
+    context = "The book was written by Jane Austen in 1813 and published in London."
+    with QuestionAnswerer.load(exported) as answerer:  # int8: the default when exported
+        assert answerer.run.model.path.name == "model.int8.onnx"
+        answer = answerer.answer("Who wrote the book?", context, top_k=2)
+    assert answer.text == context[answer.start:answer.end] and len(answer.alternatives) == 2
+
+
+def test_qa_predict_answers_with_an_export_directory(tiny_run, exported):
+    question, context = "Who wrote the book?", "The book was written by Jane Austen in 1813."
+    done = subprocess.run([sys.executable, "-m", "qa_experiments.predict", str(exported), "-q",
+                           question, "-c", context], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with QuestionAnswerer.load(exported) as answerer:
+        assert done.stdout.strip() == answerer.answer(question, context).text
