@@ -1,0 +1,78 @@
+"""CPU inference: PyTorch fp32 eager vs ONNX Runtime fp32 vs ONNX Runtime int8 (dynamic).
+
+Exports RUN_DIR (by default a run of `experiment=reference`, MiniLM) with qa-export, then
+scores the first N dev-v1.1 questions (default 2,000: the reference evaluation) with each
+backend, one after the other in this run, through the same windows and decoding
+(predictor.evaluate_file). Prints questions/s (tokenizing, the model and decoding), EM/F1 and
+the share of questions answered exactly as PyTorch does; the last lines are the targets'
+ratios. Run it with nothing else on the machine.
+
+    python benchmarks/onnx_export.py outputs/2026-12-05/10-00-00 [--questions 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from qa_experiments.config.paths import bundled_data_path
+from qa_experiments.inference.predictor import evaluate_file, load_run
+
+
+def score(label: str, run, data: str, questions: int, batch_size: int) -> dict:
+    started = time.perf_counter()
+    results, records = evaluate_file(run, data, max_samples=questions, batch_size=batch_size)
+    seconds = time.perf_counter() - started
+    row = {"backend": label, "seconds": seconds, "questions_per_second": len(records) / seconds,
+           "exact_match": results["exact_match"], "f1": results["f1"],
+           "answers": [r["prediction"] for r in records]}
+    print(f"{label}: {row['questions_per_second']:.1f} questions/s ({seconds:.0f} s), "
+          f"EM {row['exact_match']:.2f} / F1 {row['f1']:.2f}", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--questions", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    args = parser.parse_args()
+    data = bundled_data_path("dev-v1.1.json.gz")
+    with tempfile.TemporaryDirectory() as scratch:
+        export = Path(scratch) / "onnx"
+        subprocess.run([sys.executable, "-m", "qa_experiments.export", str(args.run_dir),
+                        "--quantize", "int8", "--out", str(export)], check=True)
+        rows = [score("PyTorch fp32 (eager)", load_run(args.run_dir), data, args.questions,
+                      args.batch_size),
+                score("ONNX Runtime fp32", load_run(export, precision="fp32"), data,
+                      args.questions, args.batch_size),
+                score("ONNX Runtime int8", load_run(export, precision="int8"), data,
+                      args.questions, args.batch_size)]
+    base = rows[0]
+    print("\n| backend | questions/s | vs PyTorch | EM | F1 | same answer as PyTorch |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['backend']} | {row['questions_per_second']:.1f} | "
+              f"{speed(row, base):.2f}x | {row['exact_match']:.2f} | {row['f1']:.2f} | "
+              f"{100 * same_share(row, base):.1f}% |")
+    fp32, int8 = rows[1], rows[2]
+    print(f"\nONNX fp32 same answer as PyTorch: {100 * same_share(fp32, base):.1f}% "
+          "(target >= 99.5%)")
+    print(f"int8 F1 vs ONNX fp32: {int8['f1'] - fp32['f1']:+.2f} (target: within 1 point); int8 "
+          f"speed vs PyTorch fp32: {speed(int8, base):.2f}x (target >= 2.5x)")
+
+
+def speed(row: dict, base: dict) -> float:
+    return row["questions_per_second"] / base["questions_per_second"]
+
+
+def same_share(row: dict, base: dict) -> float:
+    return sum(a == b for a, b in zip(row["answers"], base["answers"])) / len(base["answers"])
+
+
+if __name__ == "__main__":
+    main()
