@@ -133,7 +133,7 @@ def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path
         other = optuna.create_study(study_name="other", storage=open_storage(spec))
         other.ask(), other.ask()
         study = optuna.create_study(study_name="qa", storage=open_storage(spec))
-        study.set_user_attr(PRUNER_ATTR, {"_target_": "optuna.pruners.NopPruner"})
+        study.set_user_attr(PRUNER_ATTR, {"name": "none", "arguments": {}})
         study.ask()
         second = study.ask()
         for name, value in trial_environment("qa", spec, second.number).items():

@@ -2,10 +2,18 @@
 as one batch through the configured launcher, and tells the study each outcome (complete,
 failed or pruned). Trials that prune report to the study through its storage (see
 qa_experiments.training.trial_reporting), so they may run in other processes or on other
-machines."""
+machines.
+
+Before any trial, the study is checked (`OptunaSweeper.open_study`): storage that cannot be
+opened, a pruner its trials cannot rebuild, or a stored study with another direction or search
+space is refused in one line. What the study keeps for its trials and later searches is plain
+JSON (the pruner's description, the search space), never a config to instantiate. A search
+that resumes a stored study seeds its sampler anew (`continued_seed`), so that it does not
+draw the earlier searches' trials again."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
@@ -17,20 +25,37 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import BaseDistribution
 from optuna.trial import Trial, TrialState
 
+from qa_experiments.config.schema import ConfigError
 from qa_experiments.search.search_results import write_search_results
-from qa_experiments.search.search_space import parse_search_space
-from qa_experiments.search.storage import JOURNAL_PREFIX, absolute_storage, open_storage
+from qa_experiments.search.search_space import (
+    StudyMismatchError,
+    describe_space,
+    parse_search_space,
+    space_change,
+)
+from qa_experiments.search.storage import (
+    JOURNAL_PREFIX,
+    absolute_storage,
+    open_storage,
+    shown_url,
+)
 from qa_experiments.search.trial_protocol import (
     PRUNED_ATTR,
     PRUNER_ATTR,
     RUN_DIR_ATTR,
+    SPACE_ATTR,
+    describe_pruner,
     trial_environment,
 )
 
 log = logging.getLogger(__name__)
+
+DIRECTIONS = ("maximize", "minimize")
 
 
 class OptunaSweeper(Sweeper):
@@ -52,6 +77,7 @@ class OptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function)
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.sampler_config = OmegaConf.to_container(config.hydra.sweeper.sampler, resolve=True)
         self.pruner_config = OmegaConf.to_container(config.hydra.sweeper.pruner, resolve=True)
 
     @property
@@ -62,17 +88,67 @@ class OptunaSweeper(Sweeper):
         space = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         distributions, fixed = parse_search_space(space)
         storage = self.storage_spec()
-        study = optuna.create_study(study_name=self.study_name, storage=open_storage(storage),
-                                    sampler=self.sampler, pruner=self.pruner,
-                                    direction=self.direction, load_if_exists=True)
-        study.set_user_attr(PRUNER_ATTR, self.pruner_config)
-        log.info("Study %s (%s, %s, %s, %s trials already)", study.study_name, storage or "memory",
-                 type(self.sampler).__name__, type(self.pruner).__name__, len(study.trials))
+        study = self.open_study(storage, distributions)
+        log.info("Study %s (%s, %s, %s, %s trials already)", study.study_name,
+                 shown_url(storage), type(study.sampler).__name__,
+                 type(self.pruner).__name__, len(study.trials))
         try:
             self.run_trials(study, storage, distributions, fixed)
         finally:  # also when too many trials failed: what ran is worth reading
             self.sweep_dir.mkdir(parents=True, exist_ok=True)
             write_search_results(study, self.sweep_dir)
+
+    def open_study(self, storage: str | None,
+                   distributions: dict[str, BaseDistribution]) -> optuna.Study:
+        """The study, created or resumed, before any trial: refused in one line (a UserError)
+        when its storage cannot be opened, when the pruner cannot be described to trials, or
+        when a stored study has another direction or search space. A resumed study gets a
+        sampler that continues where the earlier searches stopped (`continued_seed`) and the
+        pruner's plain description, which its trials rebuild."""
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"hydra.sweeper.direction={self.direction} is not one of "
+                              f"{', '.join(DIRECTIONS)}")
+        pruner = describe_pruner(self.pruner_config)
+        study = optuna.create_study(study_name=self.study_name, storage=open_storage(storage),
+                                    sampler=self.sampler, pruner=self.pruner,
+                                    direction=self.direction, load_if_exists=True)
+        where = f"study {study.study_name!r} in {shown_url(storage)}"
+        stored = [direction.name.lower() for direction in study.directions]
+        if stored != [self.direction]:
+            raise StudyMismatchError(
+                f"{where} was created to {'/'.join(stored)} its objective, this search would "
+                f"{self.direction} it: set hydra.sweeper.direction={stored[0]} to add trials to "
+                "it, or choose another hydra.sweeper.study_name for a new study")
+        space = describe_space(distributions)
+        change = self.space_change(study, space)
+        if change is not None:
+            raise StudyMismatchError(
+                f"{where} searches another space than this search: {change}. Search the same "
+                "space to add trials to it, or choose another hydra.sweeper.study_name")
+        study.set_user_attr(SPACE_ATTR, space)
+        study.set_user_attr(PRUNER_ATTR, pruner)
+        done = len(study.get_trials(deepcopy=False))
+        seed = self.sampler_config.get("seed")
+        if done and seed is not None:
+            # The sampler, seeded as in the first search, would draw that search's trials
+            # again (its random draws do not depend on the trials it sees).
+            study.sampler = instantiate(self.sampler_config, seed=continued_seed(seed, done))
+            log.info("The study holds %d trials: sampler seed %d continues as %d", done, seed,
+                     continued_seed(seed, done))
+        return study
+
+    @staticmethod
+    def space_change(study: optuna.Study, space: dict[str, Any]) -> str | None:
+        """How `space` differs from the space the study stored (or, for a study stored
+        without it, from the spaces its trials were asked over); None when it does not."""
+        if SPACE_ATTR in study.user_attrs:
+            return space_change(study.user_attrs[SPACE_ATTR], space)
+        for trial in study.get_trials(deepcopy=False):
+            if trial.distributions:
+                change = space_change(describe_space(trial.distributions), space)
+                if change is not None:
+                    return f"trial {trial.number}: {change}"
+        return None
 
     def run_trials(self, study: optuna.Study, storage: str | None,
                    distributions: dict[str, Any], fixed: dict[str, str]) -> None:
@@ -80,9 +156,17 @@ class OptunaSweeper(Sweeper):
         job_idx = 0
         while job_idx < self.n_trials:
             batch = min(self.n_jobs, self.n_trials - job_idx)
-            trials = [study.ask(distributions) for _ in range(batch)]
-            overrides = [self.trial_overrides(study, storage, trial, fixed) for trial in trials]
-            returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            trials: list[Trial] = []
+            try:
+                for _ in range(batch):
+                    trials.append(study.ask(distributions))
+                overrides = [self.trial_overrides(study, storage, trial, fixed)
+                             for trial in trials]
+                returns = self.launcher.launch(overrides, initial_job_idx=job_idx)
+            except BaseException:  # an interrupted search leaves no trial RUNNING forever
+                for trial in trials:
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
             job_idx += len(returns)
             self.tell_batch(study, trials, returns)
 
@@ -125,7 +209,7 @@ def outcome(study: optuna.Study, trial: Trial, job: JobReturn) -> tuple[TrialSta
     """Pruned when the job says so in the study; failed when it raised or returned no finite
     number; complete otherwise, with the returned value."""
     stored = study.get_trials(deepcopy=False)[trial.number]  # what the job wrote there
-    if stored.user_attrs.get(PRUNED_ATTR):
+    if stored.user_attrs.get(PRUNED_ATTR) is True:
         return TrialState.PRUNED, None
     if job.status != JobStatus.COMPLETED:
         return TrialState.FAIL, None
@@ -133,6 +217,17 @@ def outcome(study: optuna.Study, trial: Trial, job: JobReturn) -> tuple[TrialSta
     if not isinstance(value, int | float) or not math.isfinite(value):
         return TrialState.FAIL, None
     return TrialState.COMPLETE, float(value)
+
+
+def continued_seed(seed: int, done: int) -> int:
+    """The sampler seed of a search that continues a study of `done` trials begun with `seed`:
+    `seed` itself for a new study (the same command proposes the same trials), else a seed
+    derived from both, so that each resumed search draws new trials, the same ones again when
+    the same searches are run again."""
+    if done == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}/{done}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
 
 
 def format_value(value: Any) -> str:

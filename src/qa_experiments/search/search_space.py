@@ -11,6 +11,7 @@ Any other override is a fixed value, passed to every trial unchanged.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -27,13 +28,20 @@ from optuna.distributions import (
     CategoricalDistribution,
     FloatDistribution,
     IntDistribution,
+    distribution_to_json,
+    json_to_distribution,
 )
 
 from qa_experiments.errors import UserError, one_line
+from qa_experiments.search.trial_protocol import shown
 
 
 class SearchSpaceError(UserError, ValueError):
     """A search-space override that does not parse or describes no valid distribution."""
+
+
+class StudyMismatchError(UserError, ValueError):
+    """A stored study that a search would resume with another direction or search space."""
 
 
 def parse_search_space(arguments: list[str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
@@ -98,3 +106,35 @@ def interval_distribution(value: IntervalSweep) -> BaseDistribution:
     if isinstance(value.start, int) and isinstance(value.end, int):
         return IntDistribution(value.start, value.end, log=log)
     return FloatDistribution(float(value.start), float(value.end), log=log)
+
+
+def describe_space(distributions: dict[str, BaseDistribution]) -> dict[str, dict[str, Any]]:
+    """The search space as plain JSON data ({key: Optuna's JSON form of its distribution}),
+    what a study keeps to tell whether a resumed search searches the same space."""
+    return {key: json.loads(distribution_to_json(distributions[key]))
+            for key in sorted(distributions)}
+
+
+def space_change(stored: Any, current: dict[str, dict[str, Any]]) -> str | None:
+    """How the search space `current` (describe_space) differs from `stored`, read back from a
+    study (any value: it is compared, never built); None when they are the same."""
+    if not isinstance(stored, dict):
+        return f"the stored space is not a mapping of keys: {shown(stored)}"
+    for key in sorted(set(stored) | set(current), key=str):
+        if key not in current:
+            return f"{key} is searched there ({readable(stored[key])}) but not here"
+        if key not in stored:
+            return f"{key} is searched here ({readable(current[key])}) but not there"
+        if stored[key] != current[key]:
+            return f"{key} is {readable(current[key])} here, {readable(stored[key])} there"
+    return None
+
+
+def readable(form: Any) -> str:
+    """A distribution's JSON form (describe_space) as Optuna writes it, or the raw value cut
+    short when it is no distribution."""
+    try:
+        text = repr(json_to_distribution(json.dumps(form)))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return shown(form)
+    return text if len(text) <= 120 else text[:117] + "..."

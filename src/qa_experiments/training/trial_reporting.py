@@ -8,12 +8,17 @@ import logging
 
 import datasets
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
 from qa_experiments.scoring.model_eval import evaluate_features
-from qa_experiments.search.trial_protocol import PRUNED_ATTR, PRUNER_ATTR, trial_location
+from qa_experiments.search.trial_protocol import (
+    PRUNED_ATTR,
+    PRUNER_ATTR,
+    StudyAttributeError,
+    pruner_from_description,
+    trial_location,
+)
 from qa_experiments.tracking.wandb_run import F1_METRIC
 
 log = logging.getLogger(__name__)
@@ -84,14 +89,25 @@ def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
 
 def open_trial(study_name: str, storage_spec: str, trial_number: int):
     """The running trial number `trial_number`, with the study's pruner as the sweeper
-    configured it (the storage maps the number to its trial id: public Optuna API)."""
+    described it (the storage maps the number to its trial id: public Optuna API). What the
+    study holds is data: the pruner is rebuilt from its checked description, from the closed
+    list of pruners, and anything else is refused (StudyAttributeError) before training
+    reports a single step."""
     import optuna
 
-    from qa_experiments.search.storage import open_storage
+    from qa_experiments.search.storage import open_storage, shown_url
 
     storage = open_storage(storage_spec)
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    study.pruner = instantiate(study.user_attrs[PRUNER_ATTR])
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError as error:  # Optuna: no study of that name in the storage
+        raise StudyAttributeError(f"study {study_name!r} is not in {shown_url(storage_spec)}; "
+                                  "was it deleted while the search ran?") from error
+    source = f"study {study_name!r} in {shown_url(storage_spec)}, attribute {PRUNER_ATTR}"
+    if PRUNER_ATTR not in study.user_attrs:
+        raise StudyAttributeError(f"{source}: missing; the study was not started by this "
+                                  "project's Optuna sweeper")
+    study.pruner = pruner_from_description(study.user_attrs[PRUNER_ATTR], source)
     trial_id = storage.get_trial_id_from_study_id_trial_number(
         storage.get_study_id_from_name(study_name), trial_number)
     return optuna.trial.Trial(study, trial_id)
