@@ -179,3 +179,13 @@ def test_a_model_whose_config_does_not_match_its_weights_is_refused(tiny_run, tm
     line = one_error_line(cli("qa_experiments.predict", str(model), "-q", "Who?", "-c",
                               "Ada wrote it."), "qa-predict")
     assert "Cannot load the model" in line and "Traceback" not in line, line
+
+
+def test_trust_remote_code_in_a_runs_config_json_is_never_followed(tiny_run):
+    """config.json is a file read back (untrusted): trust_remote_code set there must not make
+    loading the model run Python code from the model directory."""
+    from qa_experiments.inference.predictor import _model_config
+
+    trained = {**json.loads((tiny_run / "config.json").read_text())["model"],
+               "trust_remote_code": True}
+    assert _model_config(tiny_run / "model", trained).trust_remote_code is False

@@ -247,8 +247,10 @@ def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
         raise RunLoadError(f"{str(model_dir)!r} holds no tokenizer (tokenizer.json).")
     cfg = OmegaConf.structured(ModelConfig(name="inference", name_or_path=str(model_dir)))
     cfg.tokenizer_name_or_path = tokenizer
-    for key in ("revision", "trust_remote_code", "attn_implementation"):
-        if key in trained:
+    # Never trust_remote_code from a run's config.json: a file read back is untrusted, and it
+    # would run Python code from the model directory.
+    for key in ("revision", "attn_implementation"):
+        if isinstance(trained.get(key), str):
             cfg[key] = trained[key]  # revision only matters for a tokenizer from the Hub
     return cfg
 
