@@ -111,3 +111,27 @@ def test_qa_push_refuses_an_unfinished_run_a_bad_repo_id_and_an_unreachable_hub(
                           "is not a Hub repository id")
     assert_one_error_line(run("qa_experiments.push", str(tiny_run), "me/model"), "qa-push",
                           "cannot upload to the Hub repository 'me/model'")
+
+
+def test_without_the_sweep_extra_commands_stay_quiet_and_a_search_says_what_to_install(
+        tmp_path):
+    """The quick start's install has no `sweep` extra (no Optuna): Hydra's plugin scan must not
+    warn on every command, and what needs the extra says which pip install brings it."""
+    blocked = tmp_path / "no_optuna"
+    blocked.mkdir()
+    (blocked / "optuna.py").write_text(
+        'raise ModuleNotFoundError("No module named \'optuna\'", name="optuna")\n')
+    env = {**{k: v for k, v in os.environ.items() if k != "WANDB_MODE"},
+           "PYTHONPATH": str(blocked)}
+
+    def without_optuna(module, *args):
+        return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                              text=True, timeout=120, env=env, cwd=tmp_path)
+
+    plain = without_optuna("qa_experiments.train", "model=tiny_bert", "--cfg", "job")
+    assert plain.returncode == 0 and plain.stderr == "", plain.stderr
+    assert_one_error_line(without_optuna("qa_experiments.train", "hparams_search=optuna"),
+                          "qa-train", "pip install 'qa-experiments[sweep]'")
+    assert_one_error_line(without_optuna("qa_experiments.wandb_sweep"), "qa-wandb-sweep",
+                          "pip install 'qa-experiments[sweep]'")
+    assert "usage: qa-wandb-sweep" in without_optuna("qa_experiments.wandb_sweep", "--help").stdout

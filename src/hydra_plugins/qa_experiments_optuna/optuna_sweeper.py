@@ -19,7 +19,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import optuna
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import HydraException
@@ -27,23 +26,9 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import BaseDistribution
-from optuna.trial import Trial, TrialState
 
 from qa_experiments.config.schema import ConfigError
-from qa_experiments.search.search_results import write_search_results
-from qa_experiments.search.search_space import (
-    StudyMismatchError,
-    describe_space,
-    parse_search_space,
-    space_change,
-)
-from qa_experiments.search.storage import (
-    JOURNAL_PREFIX,
-    absolute_storage,
-    open_storage,
-    shown_url,
-)
+from qa_experiments.errors import UserError
 from qa_experiments.search.trial_protocol import (
     PRUNED_ATTR,
     PRUNER_ATTR,
@@ -52,6 +37,32 @@ from qa_experiments.search.trial_protocol import (
     describe_pruner,
     trial_environment,
 )
+
+# Optuna comes with the `sweep` extra. Hydra imports every plugin module on every command, and
+# warns at length about one that fails to import: without the extra this module still imports,
+# and only a search (hparams_search=optuna) says, in one line, what to install.
+try:
+    import optuna
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import Trial, TrialState
+
+    from qa_experiments.search.search_results import write_search_results
+    from qa_experiments.search.search_space import (
+        StudyMismatchError,
+        describe_space,
+        parse_search_space,
+        space_change,
+    )
+    from qa_experiments.search.storage import (
+        JOURNAL_PREFIX,
+        absolute_storage,
+        open_storage,
+        shown_url,
+    )
+except ModuleNotFoundError as missing:
+    MISSING_EXTRA: ModuleNotFoundError | None = missing
+else:
+    MISSING_EXTRA = None
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +75,9 @@ class OptunaSweeper(Sweeper):
     def __init__(self, sampler: Any, pruner: Any, direction: str, storage: str | None,
                  study_name: str | None, n_trials: int, n_jobs: int, max_failure_rate: float,
                  params: DictConfig | None) -> None:
+        if MISSING_EXTRA is not None:
+            raise UserError(f"hparams_search=optuna needs the optional package "
+                            f"{MISSING_EXTRA.name!r}: pip install 'qa-experiments[sweep]'")
         if not 0.0 <= max_failure_rate <= 1.0:
             raise HydraException(f"max_failure_rate={max_failure_rate} is not in [0, 1]")
         self.sampler, self.pruner, self.direction = sampler, pruner, direction

@@ -26,6 +26,9 @@ from qa_experiments.errors import UserError, one_line
 FULL_ERROR = "HYDRA_FULL_ERROR"
 FULL_ERROR_HINT = f"{FULL_ERROR}=1 shows the full error"
 SWEEPER_PARAMS = "hydra.sweeper.params."
+# What Hydra says when the `sweep` extra (Optuna, the joblib and submitit launchers) is missing.
+NEEDS_SWEEP_EXTRA = ("Error locating target 'optuna.", "hydra/launcher/joblib",
+                     "hydra/launcher/submitit")
 
 
 def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
@@ -50,7 +53,16 @@ def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
 
 
 def describe(error: BaseException) -> str:
-    """What was wrong and how to fix it, on one line."""
+    """What was wrong and how to fix it, on one line (with the pip command when an optional
+    extra is missing)."""
+    text = _describe(error)
+    if any(sign in text for sign in NEEDS_SWEEP_EXTRA):
+        text += "; searches and the joblib/submitit launchers need: pip install " \
+                "'qa-experiments[sweep]'"
+    return text
+
+
+def _describe(error: BaseException) -> str:
     if isinstance(error, MissingConfigException) and error.options:
         return f"{_first_paragraph(error)}; choose one of: {', '.join(error.options)}"
     if isinstance(error, OverrideParseException):
