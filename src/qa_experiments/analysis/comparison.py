@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.analysis.run_files import finite_number, read_json_object
 from qa_experiments.runs import layout
 
@@ -158,22 +159,23 @@ def short_error(error: Any, width: int = ERROR_WIDTH) -> str:
 Column = tuple[str, Callable[[JobRow], str], bool]
 
 
-def _columns(rows: list[JobRow]) -> list[Column]:
-    """The table's columns; `sweep` only for several sweeps, `error` only when there is one."""
+def _columns(rows: list[JobRow], text: Callable[[str], str] = str) -> list[Column]:
+    """The table's columns; `sweep` only for several sweeps, `error` only when there is one.
+    `text` formats what was read from the job's files (e.g. escapes it for Markdown)."""
     columns: list[Column] = [
-        ("job", lambda r: r.job, False),
-        ("backbone", lambda r: r.backbone, False),
-        ("overrides", lambda r: r.overrides or "-", False),
-        ("status", lambda r: r.status, False),
+        ("job", lambda r: text(r.job), False),
+        ("backbone", lambda r: text(r.backbone), False),
+        ("overrides", lambda r: text(r.overrides) or "-", False),
+        ("status", lambda r: text(r.status), False),
         ("EM", lambda r: _fmt(r.exact_match), True),
         ("F1", lambda r: _fmt(r.f1), True),
         ("train time", lambda r: fmt_duration(r.train_runtime), True),
         ("samples/s", lambda r: _fmt(r.train_samples_per_second, 1), True),
     ]
     if len({r.sweep for r in rows}) > 1:
-        columns.insert(0, ("sweep", lambda r: r.sweep, False))
+        columns.insert(0, ("sweep", lambda r: text(r.sweep), False))
     if any(r.error for r in rows):
-        columns.append(("error", lambda r: r.error, False))
+        columns.append(("error", lambda r: text(r.error), False))
     return columns
 
 
@@ -212,11 +214,11 @@ def format_table(rows: list[JobRow]) -> str:
 
 
 def format_markdown(rows: list[JobRow]) -> str:
-    """A Markdown table of `rows`, with a heading."""
-    columns = _columns(rows)
+    """A Markdown table of `rows`, with a heading; text from the jobs' files is escaped."""
+    columns = _columns(rows, markdown_text)
 
     def line(texts: list[str]) -> str:
-        return "| " + " | ".join(text.replace("|", "\\|") for text in texts) + " |"
+        return "| " + " | ".join(texts) + " |"
 
     out = ["# Sweep comparison", "", line([header for header, _, _ in columns])]
     out.append("|" + "|".join("---:" if right else "---" for _, _, right in columns) + "|")
@@ -225,13 +227,14 @@ def format_markdown(rows: list[JobRow]) -> str:
 
 
 def write_csv(rows: list[JobRow], path: Path) -> Path:
-    """All JobRow fields, raw numbers; empty cells for missing values."""
+    """All JobRow fields, raw numbers; empty cells for missing values; text that a
+    spreadsheet would run as a formula starts with an apostrophe."""
     names = [field.name for field in fields(JobRow)]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=names)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in asdict(row).items()})
+            writer.writerow({k: "" if v is None else csv_cell(v) for k, v in asdict(row).items()})
     return path
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qa_experiments.analysis import abstention, charts
+from qa_experiments.analysis.escaping import markdown_code, markdown_text
 from qa_experiments.analysis.run_files import (
     finite_number,
     is_share,
@@ -97,24 +98,26 @@ def _pct(value: float | None) -> str:
 
 
 def _headline(run_dir: Path, source: Path, results: dict[str, Any] | None, n: int) -> str:
-    lines = [f"# Error analysis: {run_dir.name}", "",
-             f"Run directory `{run_dir}`; {n} questions from `{source.name}`."]
+    scores_file = markdown_text(results_path(source).name)
+    lines = [f"# Error analysis: {markdown_text(run_dir.name)}", "",
+             f"Run directory {markdown_code(run_dir)}; {n} questions from "
+             f"{markdown_code(source.name)}."]
     if results is None:
-        lines += ["", f"No readable {results_path(source).name}: headline scores are not "
-                  "shown."]
+        lines += ["", f"No readable {scores_file}: headline scores are not shown."]
         return "\n".join(lines)
     if results.get("eval_note"):
-        lines += ["", f"**Evaluation data:** {results['eval_note']}."]
+        lines += ["", f"**Evaluation data:** {markdown_text(results['eval_note'])}."]
     rows = [(key, results[key]) for key in HEADLINE_KEYS if key in results]
     notes = []
     for section in DETAIL_SECTIONS:
         if isinstance(results.get(section), dict):
             leaves = _flat(results[section], f"{section}.")
             rows += [(key, value) for key, value in leaves if not key.endswith(".how")]
-            notes += [f"- `{key}`: {_escape(str(value))}" for key, value in leaves
+            notes += [f"- {markdown_code(key)}: {markdown_text(value)}" for key, value in leaves
                       if key.endswith(".how")]
-    lines += ["", f"| figure ({results_path(source).name}) | value |", "|---|---:|"]
-    lines += [f"| `{key}` | {_value(key, value)} |" for key, value in rows]
+    lines += ["", f"| figure ({scores_file}) | value |", "|---|---:|"]
+    lines += [f"| {markdown_code(key, in_table=True)} | {_value(key, value)} |"
+              for key, value in rows]
     if notes:
         lines += ["", "How these figures were obtained:", "", *notes]
     return "\n".join(lines)
@@ -133,7 +136,7 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 def _value(key: str, value: Any) -> str:
     """Percentages with 2 decimals; thresholds and calibration figures with 4; a NaN or
-    infinity as "not a number"."""
+    infinity as "not a number"; text escaped for a table cell."""
     if isinstance(value, float) and not math.isfinite(value):
         return "not a number"
     if isinstance(value, float):
@@ -141,7 +144,7 @@ def _value(key: str, value: Any) -> str:
         fine = (key.startswith("calibration.") or last.startswith("threshold")
                 or last.endswith(("thresh", "threshold")))
         return f"{value:.4f}" if fine else f"{value:.2f}"
-    return str(value).replace("|", "\\|")
+    return str(value) if isinstance(value, int) else markdown_text(value)
 
 
 def _slice_section(slices: dict[str, list[SliceScore]]) -> str:
@@ -240,10 +243,12 @@ def _wrong_answers_section(records) -> str:
     for rank, record in enumerate(wrong[:TOP_WRONG], 1):
         gold = " / ".join(f"\"{g}\"" for g in dict.fromkeys(record["answers"])) or "(no answer)"
         prediction = f"\"{record['prediction']}\"" if record["prediction"] else "(abstained)"
-        lines += ["", f"{rank}. **{_escape(record['question'])}** (`{record['id']}`)",
-                  f"   - gold: {_escape(gold)}; prediction: {_escape(prediction)}; "
+        question = markdown_text(record["question"])
+        lines += ["", f"{rank}. {f'**{question}**' if question else '(no question)'} "
+                  f"({markdown_code(record['id'])})",
+                  f"   - gold: {markdown_text(gold)}; prediction: {markdown_text(prediction)}; "
                   f"{label} {record[name]:.3f}; F1 {100 * record['f1']:.1f}",
-                  f"   - context: {_escape(marked_context(record))}"]
+                  f"   - context: {markdown_text(marked_context(record))}"]
     return "\n".join(lines)
 
 
@@ -279,13 +284,6 @@ def marked_context(record: dict[str, Any], width: int = CONTEXT_CHARS) -> str:
         if i + 1 < len(spans) or end < len(context):
             pieces.append(" ... " if i + 1 < len(spans) else "...")
     return "".join(pieces)
-
-
-def _escape(text: str) -> str:
-    """Text that Markdown shows as written (no emphasis, links or HTML from the data)."""
-    for char in "\\`*_<>#|":
-        text = text.replace(char, "\\" + char)
-    return " ".join(text.split())
 
 
 def slice_summary(slices: dict[str, list[SliceScore]]) -> dict[str, float | int]:

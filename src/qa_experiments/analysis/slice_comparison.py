@@ -9,10 +9,12 @@ and comparison_slices.png (one heatmap per slice).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa_experiments.analysis.comparison import JobRow, sweep_labels
+from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
 from qa_experiments.analysis.slices import QUESTION_TYPES, SLICERS, SliceScore, score_slices
 from qa_experiments.runs.layout import find_job_dirs, job_id
@@ -49,21 +51,24 @@ def _job_slices(row: JobRow, job_dir: Path) -> JobSlices:
     return JobSlices(row, score_slices(records))
 
 
-def _job_label(row: JobRow, several_sweeps: bool) -> str:
-    job = f"{row.sweep} #{row.job}" if several_sweeps else f"#{row.job}"
-    return f"{job} {row.backbone}"
+def _job_label(row: JobRow, several_sweeps: bool, text: Callable[[str], str] = str) -> str:
+    """`#<job> <backbone>`, after the sweep's label for several sweeps; `text` formats what was
+    read from the job's files (e.g. escapes it for Markdown)."""
+    job = f"{text(row.sweep)} #{text(row.job)}" if several_sweeps else f"#{text(row.job)}"
+    return f"{job} {text(row.backbone)}"
 
 
 def _varying_overrides(rows: list[JobRow]) -> dict[tuple[str, str], str]:
-    """Per job, the overrides that not every job shares."""
+    """Per job, the overrides that not every job shares ("" for none)."""
     tokens = {(r.sweep, r.job): r.overrides.split() for r in rows}
     common = set.intersection(*(set(t) for t in tokens.values())) if len(tokens) > 1 else set()
-    return {key: " ".join(t for t in items if t not in common) or "-"
+    return {key: " ".join(t for t in items if t not in common)
             for key, items in tokens.items()}
 
 
 def format_markdown(jobs: list[JobSlices]) -> str:
-    """One table per slice: a row per job, a column per non-empty bucket, F1 (n) in cells."""
+    """One table per slice: a row per job, a column per non-empty bucket, F1 (n) in cells;
+    text from the jobs' files is escaped."""
     scored = [j for j in jobs if j.slices is not None]
     several = len({j.row.sweep for j in jobs}) > 1
     varying = _varying_overrides([j.row for j in scored])
@@ -81,13 +86,14 @@ def format_markdown(jobs: list[JobSlices]) -> str:
         for job in scored:
             buckets = {b.label: b for b in job.slices[slicer.name]}
             cells = [_cell(buckets[label]) for label in labels]
-            overrides = varying[job.row.sweep, job.row.job].replace("|", "\\|")
-            out.append(f"| {_job_label(job.row, several)} | {overrides} | "
+            overrides = markdown_text(varying[job.row.sweep, job.row.job]) or "-"
+            out.append(f"| {_job_label(job.row, several, markdown_text)} | {overrides} | "
                        + " | ".join(cells) + " |")
     skipped = [j for j in jobs if j.slices is None]
     if skipped:
         out += ["", "Finished jobs without slices:"]
-        out += [f"- {_job_label(j.row, several)}: {j.missing}" for j in skipped]
+        out += [f"- {_job_label(j.row, several, markdown_text)}: {markdown_text(j.missing)}"
+                for j in skipped]
     return "\n".join(out) + "\n"
 
 
@@ -110,7 +116,8 @@ def format_question_types(jobs: list[JobSlices]) -> str:
 
 
 def write_csv(jobs: list[JobSlices], path: Path) -> Path:
-    """One row per job, slice and non-empty bucket."""
+    """One row per job, slice and non-empty bucket; text that a spreadsheet would run as a
+    formula starts with an apostrophe."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
@@ -119,8 +126,9 @@ def write_csv(jobs: list[JobSlices], path: Path) -> Path:
                 for b in buckets:
                     if b.count:
                         writer.writerow({
-                            "sweep": job.row.sweep, "job": job.row.job,
-                            "backbone": job.row.backbone, "overrides": job.row.overrides,
+                            "sweep": csv_cell(job.row.sweep), "job": csv_cell(job.row.job),
+                            "backbone": csv_cell(job.row.backbone),
+                            "overrides": csv_cell(job.row.overrides),
                             "slice": name, "bucket": b.label, "count": b.count,
                             "exact_match": b.exact_match, "f1": b.f1})
     return path

@@ -14,6 +14,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
+from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.search.trial_protocol import RUN_DIR_ATTR
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,11 @@ def trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """The rows; text that a spreadsheet would run as a formula starts with an apostrophe."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["trial"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
@@ -75,15 +77,20 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     ordered = sorted(rows, key=lambda row: (row["value"] is None, -(row["value"] or 0.0),
                                             -(row["last_intermediate"] or 0.0)))
     header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(markdown_text(name) for name in header) + " |",
+             "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(row[key]) for key in header) + " |" for row in ordered]
     return "\n".join(lines) + "\n"
 
 
 def cell(value: Any) -> str:
+    """A table cell: floats with 4 significant digits, text (run directories, categorical
+    parameters) escaped for Markdown."""
     if value is None:
         return ""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value) if isinstance(value, int) else markdown_text(value)
 
 
 # Optuna's matplotlib plots: file name -> function of optuna.visualization.matplotlib.
