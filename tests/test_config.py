@@ -232,6 +232,7 @@ def test_optuna_sweeper_maximises_without_the_preset():
         ("optimizer.weight_decay=-0.1", "optimizer.weight_decay=-0.1 is out of range"),
         ("optimizer.eps=0", "optimizer.eps=0.0 is out of range: allowed > 0"),
         ("+trainer.fp16=true", "trainer.fp16 is set by hardware.precision"),
+        ("+trainer.output_dir=/elsewhere", "trainer.output_dir is the run directory's"),
         ("data.null_score_diff_threshold=auto", "data.version_2_with_negative=false"),
     ],
 )

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,14 +106,23 @@ def test_a_directory_that_is_not_a_run_is_refused_and_left_untouched(tmp_path, c
          lambda run, data: [str(run), "--out", str(run / "model")], "would replace the model"),
         ("qa_experiments.compare", "qa-compare",
          lambda run, data: [str(run.parent), "--out", str(run / ".hydra")], "inside .hydra/"),
+        ("qa_experiments.report", "qa-report", lambda run, data: [str(run), "--out", str(run)],
+         "is a training run"),
+        ("qa_experiments.compare", "qa-compare",
+         lambda run, data: [str(run.parent), "--out", str(run)], "is a training run"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, data: [str(run), "--data", data, "--out",
+                            str(Path(data).parent / "link" / "x.json")], "inside model/"),
     ],
     ids=["evaluate-model-config", "evaluate-checkpoints", "predict-report", "predict-results",
-         "report-model", "compare-hydra"],
+         "report-model", "compare-hydra", "report-run-root", "compare-run-root",
+         "evaluate-through-a-symlink"],
 )
 def test_no_command_writes_among_a_runs_own_files(tiny_run, tmp_path, module, prog,
                                                    make_args, where):
     data = str(tmp_path / "data.json")
     (tmp_path / "data.json").write_text(json.dumps({"data": []}))
+    (tmp_path / "link").symlink_to(tiny_run / "model")  # a path into model/ by another name
     before = snapshot(tiny_run)
     line = one_error_line(cli(module, *make_args(tiny_run, data)), prog)
     assert where in line, line

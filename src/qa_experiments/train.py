@@ -24,6 +24,7 @@ from qa_experiments.config.paths import config_dir
 from qa_experiments.config.schema import register_schema
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.lifecycle.job import train
+from qa_experiments.runs.claim import RunDirError
 from qa_experiments.runs.layout import LOG
 
 PROG = "qa-train"
@@ -55,7 +56,10 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def log_traceback_to_file(error: BaseException) -> None:
-    """Write the full traceback to the job's log file only, not to the console."""
+    """Write the full traceback to the job's log file only, not to the console; never for a
+    refused run directory (its log belongs to the run it holds)."""
+    if isinstance(error, RunDirError):
+        return
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "Traceback of the failure:",
                             None, (type(error), error, error.__traceback__))
     for handler in logging.getLogger().handlers:

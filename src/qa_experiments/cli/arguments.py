@@ -81,10 +81,16 @@ def check_output_dir(directory: Path, what: str = "--out", name: str | None = No
     into `directory`) would land among a training run's own files: inside any subdirectory
     of a run, or on one of a run's names, except the `owned` names (those the command owns,
     e.g. qa-report the run's report/)."""
+    if name is not None and layout.is_run_dir(Path(directory) / name):
+        raise OutputPathError(f"{what} {str(Path(directory) / name)!r} is a training run, "
+                              "whose files never change; give a path outside it.")
     run = layout.enclosing_run(directory)
     if run is None:
         return
-    inside = Path(directory).expanduser().absolute().relative_to(run).parts
+    inside = Path(directory).expanduser().resolve().relative_to(run).parts
+    if not inside and name is None:
+        raise OutputPathError(f"{what} {str(directory)!r} is a training run, whose files never "
+                              "change; give another directory.")
     if inside and inside[0] not in owned:
         raise OutputPathError(
             f"{what} {str(Path(directory) / (name or ''))!r} lies inside {inside[0]}/ of the "

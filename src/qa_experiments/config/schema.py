@@ -278,6 +278,10 @@ def _reject_precision_in_trainer(trainer: DictConfig) -> None:
         if key in trainer:
             raise ConfigError(f"trainer.{key} is set by hardware.precision; remove it and use "
                               "hardware.precision=fp32|bf16|fp16 instead.")
+    for key in ("output_dir", "logging_dir"):  # checkpoints belong inside the run directory
+        if key in trainer:
+            raise ConfigError(f"trainer.{key} is the run directory's (hydra.run.dir); remove "
+                              "it and choose the run directory instead.")
 
 
 def _validate_ranges(cfg: DictConfig) -> None:

@@ -97,7 +97,7 @@ def model_directory(path: Path) -> Path:
 
 def enclosing_run(path: Path) -> Path | None:
     """The run directory that is `path` or holds it (RUN/model/x, RUN/checkpoints/...), if any."""
-    path = Path(path).expanduser().absolute()
+    path = Path(path).expanduser().resolve()  # a symlink into a run is inside that run
     return next((p for p in (path, *path.parents) if is_run_dir(p)), None)
 
 
