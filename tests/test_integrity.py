@@ -107,8 +107,9 @@ def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
     assert not (run_dir / "model").exists() and not (run_dir / "results.json").exists()
     (partial,) = run_dir.glob(".model.*.tmp")
 
-    # The hint names what is there: no checkpoint was saved (save_steps 500), so no resume.
-    for target, message in ((run_dir, "has no complete model; it saved no usable checkpoint"),
+    # The hint names what is there: the checkpoint the Trainer saved at the end of training.
+    newest = max(run_dir.glob("checkpoints/checkpoint-*"), key=lambda p: int(p.name[11:]))
+    for target, message in ((run_dir, f"use its newest checkpoint ('{newest}')"),
                             (partial, "is damaged")):
         done = subprocess.run(
             [sys.executable, "-m", "qa_experiments.predict", str(target), "-q", "Who?",
