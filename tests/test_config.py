@@ -226,6 +226,10 @@ def test_optuna_sweeper_maximises_without_the_preset():
     [
         ("trainer.num_train_epochs=0", "trainer.num_train_epochs=0 trains nothing"),
         ("trainer.max_steps=0", "trainer.max_steps=0 trains nothing"),
+        ("trainer.num_train_epochs=abc", "trainer.num_train_epochs='abc' must be a number"),
+        ("trainer.num_train_epochs=null", "trainer.num_train_epochs=None must be a number"),
+        ("trainer.num_train_epochs=1e308", "must be a number of epochs in [0, 10000]"),
+        ("trainer.max_steps=abc", "trainer.max_steps='abc' must be a whole number"),
         ("data.null_score_diff_threshold=nan", "data.null_score_diff_threshold=nan is not a "
                                                "finite number"),
         ("optimizer.lr=inf", "optimizer.lr=inf is not a finite number"),

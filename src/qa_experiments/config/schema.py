@@ -175,6 +175,7 @@ RANGES = {
     "trainer.gradient_accumulation_steps": COUNT,
     "trainer.dataloader_num_workers": NON_NEGATIVE,
 }
+MAX_EPOCHS = 10_000  # far past any SQuAD run; larger values overflow the Trainer's step count
 OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
                    "data.preprocessing_num_workers", "data.length_bucket_width")
 
@@ -263,6 +264,12 @@ def _validate_training_length(trainer: DictConfig) -> None:
     a finished run."""
     max_steps = trainer.get("max_steps", -1)
     epochs = trainer.get("num_train_epochs", 3.0)
+    if not (isinstance(max_steps, int) and not isinstance(max_steps, bool)):
+        raise ConfigError(f"trainer.max_steps={max_steps!r} must be a whole number of steps "
+                          "(-1: train for trainer.num_train_epochs).")
+    if not _is_number(epochs) or not 0 <= epochs <= MAX_EPOCHS:
+        raise ConfigError(f"trainer.num_train_epochs={epochs!r} must be a number of epochs in "
+                          f"[0, {MAX_EPOCHS}].")
     if _is_number(max_steps) and max_steps == 0:
         raise ConfigError("trainer.max_steps=0 trains nothing; give a number of steps > 0, or "
                           "-1 to train for trainer.num_train_epochs.")
