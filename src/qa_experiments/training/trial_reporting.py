@@ -1,6 +1,13 @@
 """A trial's intermediate dev F1 while training: reported to its Optuna trial (stopping when
-the study's pruner says so; see pruning.py for how the job finds its trial) and logged as
-`eval/f1` to the job's W&B run, whose history W&B Sweeps' Hyperband early termination reads."""
+the study's pruner says so; see search/trial_protocol.py for how the job finds its trial) and
+logged as `eval/f1` to the job's W&B run, whose history W&B Sweeps' Hyperband early termination
+reads.
+
+A trial that is a multi-process (DDP) job: every rank evaluates (the evaluation is a
+collective), only rank 0 reports to the trial and the W&B run, and rank 0's prune decision is
+broadcast, so that every rank stops at the same step: a rank that stopped alone would leave the
+others waiting forever in their next gradient all-reduce.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
+from qa_experiments.runs.layout import is_writer
 from qa_experiments.scoring.model_eval import evaluate_features
 from qa_experiments.search.trial_protocol import (
     PRUNED_ATTR,
@@ -27,7 +35,8 @@ log = logging.getLogger(__name__)
 class TrialReporter(TrainerCallback):
     """Evaluates every `every_steps` steps (None: each epoch) and sends the F1 at the global
     step to the Optuna `trial` (stopping training when it should be pruned) and the W&B `run`,
-    each where given."""
+    each where given (rank 0 only under DDP: the other ranks get neither and follow rank 0's
+    decision)."""
 
     def __init__(self, trial, run, evaluate, every_steps: int | None) -> None:
         self.trial, self.run = trial, run
@@ -56,14 +65,27 @@ class TrialReporter(TrainerCallback):
         self.scores.append({"step": step, "f1": f1})
         if self.run is not None:
             self.run.log({F1_METRIC: f1, "train/global_step": step})
+        prune = False
         if self.trial is not None:
             self.trial.report(f1, step)
-            if not last and self.trial.should_prune():
+            prune = not last and self.trial.should_prune()
+            if prune:
                 self.trial.set_user_attr(PRUNED_ATTR, True)
-                self.pruned = True
-                control.should_training_stop = True
+        if rank_zero_decides(prune):
+            self.pruned = True
+            control.should_training_stop = True
         log.info("Step %d: F1 %.2f on the pruning slice%s", step, f1,
                  ", pruned" if self.pruned else "")
+
+
+def rank_zero_decides(decision: bool) -> bool:
+    """Rank 0's `decision` on every rank of a distributed job (a collective: every rank calls
+    it at the same step); `decision` itself in a single process."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return decision
+    shared = [decision]
+    torch.distributed.broadcast_object_list(shared, src=0)  # gloo or NCCL alike
+    return bool(shared[0])
 
 
 def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
@@ -83,7 +105,7 @@ def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
                                  tune_answers=False).metrics["f1"]
 
     every = cfg.pruning.report_every
-    trial = None if location is None else open_trial(*location)
+    trial = None if location is None or not is_writer() else open_trial(*location)
     return TrialReporter(trial, run, evaluate, None if every == "epoch" else int(every))
 
 
