@@ -81,9 +81,10 @@ def test_v2_report_has_every_section_and_valid_charts(tmp_path, capsys):
         assert_png(out / name)
     text = (out / "report.md").read_text()
     for heading in ("## EM / F1 by slice", "## SQuAD v2: answering or abstaining",
-                    "## Reliability diagram", "## The 10 most confident wrong answers"):
+                    "## Confidence: calibration and reliability",
+                    "## The 10 most confident wrong answers"):
         assert heading in text
-    assert "| `calibration.ece_after` | 0.0400 |" in text
+    assert "| ECE, calibrated confidence, out-of-fold (after) | 0.0400 |" in text
     assert "calibrated confidence" in text and "Not shown" not in text
     answered = sum(bool(r["prediction"]) for r in records if r["answers"])
     assert f"| has an answer | {answered} | {60 - answered} |" in text
@@ -101,8 +102,9 @@ def test_v1_report_without_probabilities_says_why_sections_are_missing(tmp_path)
     report = write_report(run_dir)
     text = report.markdown.read_text()
     assert "Not shown: a SQuAD v1.1 run" in text
-    assert "Reliability diagram\n\nNot shown" in text
-    assert "No readable results.json" in text
+    assert "Reliability diagram not shown" in text
+    assert "No readable `results.json`" in text
+    assert "(computed from the question records)" in text
     assert list(report.charts) == ["slices"]
 
 
@@ -255,8 +257,8 @@ def test_non_finite_scores_are_not_shown_as_nan(tmp_path):
                                           '"calibration": {"ece_after": NaN}}')
     report = write_report(run_dir)
     text = report.markdown.read_text()
-    assert "| `f1` | not a number |" in text
-    assert "| `calibration.ece_after` | not a number |" in text
+    assert "| F1 (%) | not a number |" in text
+    assert "| ECE, calibrated confidence, out-of-fold (after) | not a number |" in text
     assert "| nan |" not in text.lower() and "| inf |" not in text
     assert_png(report.charts["no_answer_threshold"])
 
@@ -315,7 +317,7 @@ def test_qa_evaluate_question_files_get_their_own_report(tmp_path):
     assert report_cli.main([str(run_dir), "--questions",
                             str(run_dir / "eval_dev_questions.jsonl")]) == 0
     text = (run_dir / "report_eval_dev_questions" / "report.md").read_text()
-    assert "from `eval_dev_questions.jsonl`" in text and "| figure (eval_dev.json) |" in text
+    assert "questions from `eval_dev_questions.jsonl`, scores from `eval_dev.json`" in text
 
 
 def test_a_missing_questions_file_given_on_the_command_line_is_named(tmp_path, capsys):

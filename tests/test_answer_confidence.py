@@ -12,7 +12,7 @@ from helpers import FAST, compose_config
 from official_v2_reference import official_figures
 from qa_experiments import evaluate, predict
 from qa_experiments.data.splits import read_squad_file
-from qa_experiments.runs.summary import run_summary
+from qa_experiments.runs.summary import run_summary, tuning_lines
 from qa_experiments.tracking.wandb_run import summary_metrics
 from qa_experiments.train import train
 
@@ -219,3 +219,15 @@ def test_python_api_withholds_answers_below_min_confidence(run_dir):
         assert withheld.model_answer == answer.text
     else:  # the model's own "no answer" is never withheld
         assert not withheld.abstained
+
+
+def test_the_summary_says_when_calibration_did_not_help():
+    def calibration(brier_after):
+        return {"calibration": {"method": "platt", "folds": 5, "ece_before": 0.08,
+                                "ece_after": 0.05, "brier_before": 0.1096,
+                                "brier_after": brier_after}}
+
+    worse = tuning_lines(calibration(0.1119))
+    assert "Brier 0.1096 -> 0.1119" in worse[0]
+    assert "calibration did not help" in worse[1]
+    assert len(tuning_lines(calibration(0.1000))) == 1  # it helped: nothing to explain

@@ -57,9 +57,12 @@ def test_slice_view_shows_which_backbone_answers_why_questions(tmp_path, capsys)
     assert rows["bert"][header.index("who") - 1] == "-"  # no "who" question here
 
     markdown = (sweep / "comparison_slices.md").read_text()
-    assert "| job | overrides | what | when | why |" in markdown  # empty buckets left out
-    assert "| #1 roberta | model=roberta | 100.0 (4) | 0.0 (4) | 100.0 (4) |" in markdown
-    assert "| #0 bert | model=bert | 100.0 (4) | 100.0 (4) | 0.0 (4) |" in markdown
+    # empty buckets left out; all the job's questions first; buckets of 4 questions are few
+    assert "| job | overrides | all questions | what | when | why |" in markdown
+    assert ("| #1 roberta | model=roberta | 66.7 (12, few) | 100.0 (4, few) | 0.0 (4, few) | "
+            "100.0 (4, few) |") in markdown
+    assert ("| #0 bert | model=bert | 66.7 (12, few) | 100.0 (4, few) | 100.0 (4, few) | "
+            "0.0 (4, few) |") in markdown
     assert "#2 minilm: " in markdown and "eval_questions.jsonl: missing" in markdown
     assert "#3" not in markdown  # failed jobs have no slices to show
 

@@ -55,6 +55,7 @@ ALLOWED_TAGS = {"h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "t
                 "li", "strong", "em", "code", "img"}
 VOID_TAGS = {"img", "br", "hr", "input", "meta", "link", "source", "wbr", "area", "embed"}
 WRONG_ANSWERS = "## The 10 most confident wrong answers"
+CALIBRATION = "## Confidence: calibration and reliability"
 # A directory name that is hostile too; it shows in every report's heading.
 RUN_NAME = "run <img src=x onerror=alert(1)> # [a](javascript:alert(1)) | _x_"
 
@@ -268,6 +269,9 @@ def report_run(root: Path, text: str) -> tuple[Path, dict]:
     (run_dir / "results.json").write_text(json.dumps({
         "exact_match": 83.3, "f1": 83.3, "eval_examples": 6, "eval_note": text,
         "calibration": {"method": text, "how": text, f"key {text}": 0.25}}), encoding="utf-8")
+    (run_dir / "config.json").write_text(json.dumps({
+        "model": {"name": f"m {text}", "name_or_path": f"org/{text}"},
+        "data": {"name": f"d {text}", "eval_file": f"data/{text}"}}), encoding="utf-8")
     return run_dir, wrong
 
 
@@ -297,24 +301,30 @@ def test_the_error_report_shows_data_text_as_text(tmp_path, benign_report, text)
         headings = [(h.tag, h.words()) for h in root.iter("h1", "h2", "h3")]
         expected = [(h.tag, h.words()) for h in parse(render(benign_report)).iter(
             "h1", "h2", "h3")]
-        assert headings == expected, name
-        assert headings[0] == ("h1", f"Error analysis: {words(RUN_NAME)}"), name
+        assert headings[1:] == expected[1:], name  # the title names the model and data
+        assert headings[0] == ("h1", f"Error analysis: m {words(text)} on d {words(text)}"), (
+            name)
         for title in hostile:  # the slice tables depend on the question's words
             if not title.startswith("## EM / F1 by slice"):
                 assert parse(render(hostile[title])).shape() == parse(
                     render(benign[title])).shape(), (name, title)
 
         headline = parse(render(hostile[""]))
-        cells = [[c.words() for c in row.iter("td")] for row in headline.iter("tr")]
-        assert ["calibration.method", words(text)] in cells, name
-        key = f"calibration.key {words(text)}"
+        block = [item.words() for item in headline.iter("li")]
+        # (a code span keeps the space at its end)
+        assert block[0].replace(" )", ")") == f"Model: m {words(text)} (org/{words(text)})", (
+            name)
+        assert block[1].endswith(f"SQuAD v1.1. Note: {words(text)}"), name
+        assert any(c.text().endswith(RUN_NAME) for c in headline.iter("code")), name
+
+        calibration = parse(render(hostile[CALIBRATION]))
+        cells = [[c.words() for c in row.iter("td")] for row in calibration.iter("tr")]
+        assert ["method", words(text)] in cells, name
+        key = f"key {words(text)}"
         if name == "python-markdown":  # it keeps the backslash of `\|` in a code span
             key = key.replace("|", "\\|")
         assert [key, "0.2500"] in cells, name
-        notes = headline.words()
-        assert f"Evaluation data: {words(text)}." in notes, name
-        assert f"calibration.how: {words(text)}" in notes, name
-        assert any(c.text().endswith(RUN_NAME) for c in headline.iter("code")), name
+        assert f"How: {words(text)}" in calibration.words(), name
 
         section = parse(render(hostile[WRONG_ANSWERS]))
         assert [s.words() for s in section.iter("strong")] == [words(text)], name

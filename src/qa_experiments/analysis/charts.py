@@ -7,18 +7,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from qa_experiments.analysis.abstention import PrecisionRecall, ThresholdCurve
-from qa_experiments.analysis.slices import SLICERS, SliceScore
+from qa_experiments.analysis.slices import SLICERS, SMALL_BUCKET, SliceScore
 from qa_experiments.scoring.calibration_metrics import ReliabilityBin
 
 DPI = 110
+BAR_STYLE = {"facecolor": "tab:blue", "edgecolor": "tab:blue"}
+# a bucket of fewer than SMALL_BUCKET questions: pale and hatched, its labels grey
+SMALL_BAR_STYLE = {"facecolor": to_rgba("tab:blue", 0.25), "hatch": "////"}
+SMALL_TEXT = "dimgrey"
+# the F1 of all the questions, the reference every bucket is read against
+OVERALL_STYLE = {"color": "tab:red", "linestyle": "--", "linewidth": 1.2}
+OVERALL_GID = "overall-f1"
 
 
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height))
+def _figure(width: float, height: float, layout: str | None = None) -> Figure:
+    figure = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(figure)
     return figure
 
@@ -28,23 +39,36 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def slice_chart(slices: dict[str, list[SliceScore]], path: Path) -> Path:
-    """One panel per slice: F1 per non-empty bucket, with the bucket's question count."""
+def slice_chart(slices: dict[str, list[SliceScore]], path: Path,
+                overall: SliceScore | None = None) -> Path:
+    """One panel per slice: F1 per non-empty bucket with its question count (n); a bucket of
+    fewer than SMALL_BUCKET questions faded and hatched; a dashed line at the F1 of all the
+    questions (`overall`) in every panel."""
     titles = {s.name: s.title for s in SLICERS}
     names = [name for name in slices if any(b.count for b in slices[name])]
     columns = 2
     rows = math.ceil(len(names) / columns)
-    figure = _figure(11, 3.0 * rows)
+    figure = _figure(11, 3.0 * rows + 0.7, layout="constrained")
     for i, name in enumerate(names):
         ax = figure.add_subplot(rows, columns, i + 1)
         buckets = [b for b in slices[name] if b.count]
         ys = list(range(len(buckets)))[::-1]
-        ax.barh(ys, [b.f1 for b in buckets], color="tab:blue", height=0.7)
-        for y, bucket in zip(ys, buckets):
+        bars = ax.barh(ys, [b.f1 for b in buckets], height=0.7, **BAR_STYLE)
+        for bar, y, bucket in zip(bars, ys, buckets):
+            if bucket.small:
+                bar.update(SMALL_BAR_STYLE)
+            # on a white ground: the line at the F1 of all the questions may cross it
             ax.text(min(bucket.f1, 100) + 1.5, y, f"{bucket.f1:.1f}  (n={bucket.count})",
-                    va="center", fontsize=8)
+                    va="center", fontsize=8, color=SMALL_TEXT if bucket.small else "black",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6,
+                          "alpha": 0.85}, zorder=4)
         ax.set_yticks(ys, [b.label for b in buckets], fontsize=8)
+        for tick, bucket in zip(ax.get_yticklabels(), buckets):
+            if bucket.small:
+                tick.set_color(SMALL_TEXT)
         ax.set_ylim(-0.6, max(len(buckets), 4) - 0.4)  # bars of one thickness in every panel
+        if overall is not None and overall.f1 is not None:
+            ax.axvline(overall.f1, gid=OVERALL_GID, **OVERALL_STYLE)
         ax.set_xlim(0, 125)
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.set_xlabel("F1 (%)", fontsize=8)
@@ -52,8 +76,23 @@ def slice_chart(slices: dict[str, list[SliceScore]], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
     figure.suptitle("F1 by slice (n = questions in the bucket)", fontsize=11)
-    figure.tight_layout()
+    small = any(b.small for buckets in slices.values() for b in buckets)
+    figure.legend(handles=slice_legend(overall, small), loc="outside lower center", ncols=3,
+                  fontsize=9, frameon=False)
     return _save(figure, path)
+
+
+def slice_legend(overall: SliceScore | None, small: bool = True) -> list[Artist]:
+    """The keys of the slice chart: a bucket, a small bucket (when the chart has one), the F1
+    of all the questions."""
+    handles: list[Artist] = [Patch(label="F1 of the bucket", **BAR_STYLE)]
+    if small:
+        handles.append(Patch(label=f"fewer than {SMALL_BUCKET} questions: F1 unreliable",
+                             **{**BAR_STYLE, **SMALL_BAR_STYLE}))
+    if overall is not None and overall.f1 is not None:
+        handles.append(Line2D([], [], label=f"F1 of all {overall.count} questions: "
+                                            f"{overall.f1:.1f}", **OVERALL_STYLE))
+    return handles
 
 
 def reliability_chart(bins: Sequence[ReliabilityBin], label: str, ece: float,

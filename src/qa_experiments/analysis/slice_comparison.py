@@ -16,7 +16,15 @@ from pathlib import Path
 from qa_experiments.analysis.comparison import JobRow, sweep_labels
 from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
-from qa_experiments.analysis.slices import QUESTION_TYPES, SLICERS, SliceScore, score_slices
+from qa_experiments.analysis.slices import (
+    ALL_QUESTIONS,
+    QUESTION_TYPES,
+    SLICERS,
+    SMALL_BUCKET,
+    SliceScore,
+    score_all,
+    score_slices,
+)
 from qa_experiments.runs.layout import find_job_dirs, job_id
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",
@@ -30,6 +38,7 @@ class JobSlices:
     row: JobRow
     slices: dict[str, list[SliceScore]] | None
     missing: str = ""
+    overall: SliceScore | None = None  # all the job's questions
 
 
 def collect_job_slices(sweep_dirs: list[Path], rows: list[JobRow]) -> list[JobSlices]:
@@ -48,7 +57,7 @@ def _job_slices(row: JobRow, job_dir: Path) -> JobSlices:
         records = read_questions(job_dir / QUESTIONS_FILE)
     except ReportInputError as error:
         return JobSlices(row, None, str(error))
-    return JobSlices(row, score_slices(records))
+    return JobSlices(row, score_slices(records), overall=score_all(records))
 
 
 def _job_label(row: JobRow, several_sweeps: bool, text: Callable[[str], str] = str) -> str:
@@ -67,25 +76,28 @@ def _varying_overrides(rows: list[JobRow]) -> dict[tuple[str, str], str]:
 
 
 def format_markdown(jobs: list[JobSlices]) -> str:
-    """One table per slice: a row per job, a column per non-empty bucket, F1 (n) in cells;
-    text from the jobs' files is escaped."""
+    """One table per slice: a row per job, a column of all its questions then one per
+    non-empty bucket, F1 (n) in cells, `few` after n below SMALL_BUCKET; text from the jobs'
+    files is escaped."""
     scored = [j for j in jobs if j.slices is not None]
     several = len({j.row.sweep for j in jobs}) > 1
     varying = _varying_overrides([j.row for j in scored])
     out = ["# F1 by slice", "",
-           "F1 (percent) of each finished job's evaluated questions, by slice bucket (n = "
-           "questions in the bucket). Slices as in `qa-report`."]
+           "F1 (percent) of each finished job's evaluated questions, by slice bucket, with the "
+           "questions in the bucket in brackets; the first column is all the job's questions. "
+           f"A bucket of fewer than {SMALL_BUCKET} questions is marked *few*: one question more "
+           "or less right moves its F1 by 5 points or more. Slices as in `qa-report`."]
     for slicer in SLICERS:
         labels = [label for i, label in enumerate(slicer.labels)
                   if any(j.slices[slicer.name][i].count for j in scored)]
         if not labels:
             continue
         out += ["", f"## {slicer.title}", "",
-                "| job | overrides | " + " | ".join(labels) + " |",
-                "|---|---|" + "---:|" * len(labels)]
+                f"| job | overrides | {ALL_QUESTIONS} | " + " | ".join(labels) + " |",
+                "|---|---|---:|" + "---:|" * len(labels)]
         for job in scored:
             buckets = {b.label: b for b in job.slices[slicer.name]}
-            cells = [_cell(buckets[label]) for label in labels]
+            cells = [_cell(overall_score(job))] + [_cell(buckets[label]) for label in labels]
             overrides = markdown_text(varying[job.row.sweep, job.row.job]) or "-"
             out.append(f"| {_job_label(job.row, several, markdown_text)} | {overrides} | "
                        + " | ".join(cells) + " |")
@@ -98,7 +110,20 @@ def format_markdown(jobs: list[JobSlices]) -> str:
 
 
 def _cell(bucket: SliceScore) -> str:
-    return "-" if not bucket.count else f"{bucket.f1:.1f} ({bucket.count})"
+    if not bucket.count:
+        return "-"
+    return f"{bucket.f1:.1f} ({bucket.count}{', few' if bucket.small else ''})"
+
+
+def overall_score(job: JobSlices) -> SliceScore:
+    """The job's score over all its questions (from its buckets when not given)."""
+    if job.overall is not None:
+        return job.overall
+    buckets = [b for b in next(iter(job.slices.values())) if b.count]
+    count = sum(b.count for b in buckets)
+    return SliceScore(ALL_QUESTIONS, count,
+                      sum(b.exact_match * b.count for b in buckets) / count,
+                      sum(b.f1 * b.count for b in buckets) / count)
 
 
 def format_question_types(jobs: list[JobSlices]) -> str:
@@ -134,10 +159,37 @@ def write_csv(jobs: list[JobSlices], path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class HeatmapCell:
+    """One cell of a slice heatmap: a job's bucket (or all its questions, the first column)."""
+
+    f1: float | None  # None: no question of the job in the bucket
+    count: int
+    small: bool
+
+
+def heatmap_cells(jobs: list[JobSlices], slicer_name: str,
+                  index: list[int]) -> list[list[HeatmapCell]]:
+    """Per scored job: all its questions, then the buckets `index` of slice `slicer_name`."""
+    rows = []
+    for job in jobs:
+        buckets = [overall_score(job)] + [job.slices[slicer_name][i] for i in index]
+        rows.append([HeatmapCell(b.f1 if b.count else None, b.count, b.small)
+                     for b in buckets])
+    return rows
+
+
+SMALL_CELL = {"facecolor": "whitesmoke", "edgecolor": "silver", "hatch": "////",
+              "linewidth": 0}
+
+
 def write_chart(jobs: list[JobSlices], path: Path) -> Path:
-    """One heatmap per slice (jobs x buckets, F1 written in each cell), one colour scale."""
+    """One heatmap per slice (jobs x buckets, one colour scale), F1 and n written in each
+    cell; a first column with all the job's questions; a bucket of fewer than SMALL_BUCKET
+    questions grey and hatched, not coloured by its F1."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
 
     scored = [j for j in jobs if j.slices is not None]
     several = len({j.row.sweep for j in jobs}) > 1
@@ -148,25 +200,42 @@ def write_chart(jobs: list[JobSlices], path: Path) -> Path:
                  if any(j.slices[slicer.name][i].count for j in scored)]
         if index:
             panels.append((slicer, index))
-    height = len(panels) * (1.3 + 0.32 * len(scored)) + 0.6
+    height = len(panels) * (1.2 + 0.45 * len(scored)) + 1.0
     figure = Figure(figsize=(11, height), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
     image = None
     for ax, (slicer, index) in zip(axes, panels):
-        values = [[j.slices[slicer.name][i].f1 if j.slices[slicer.name][i].count else float("nan")
-                   for i in index] for j in scored]
+        cells = heatmap_cells(scored, slicer.name, index)
+        values = [[c.f1 if c.f1 is not None and not c.small else float("nan") for c in row]
+                  for row in cells]
         image = ax.imshow(values, cmap="viridis", vmin=0, vmax=100, aspect="auto")
-        for y, row in enumerate(values):
-            for x, value in enumerate(row):
-                if value == value:  # not nan
-                    ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=8,
-                            color="white" if value < 60 else "black")
-        ax.set_xticks(range(len(index)), [slicer.labels[i] for i in index], fontsize=8)
+        for y, row in enumerate(cells):
+            for x, cell in enumerate(row):
+                if cell.f1 is None:  # no question of the job in the bucket
+                    ax.text(x, y, "-", ha="center", va="center", fontsize=8, color="darkgrey")
+                    continue
+                if cell.small:
+                    ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, gid="small-bucket",
+                                           **SMALL_CELL))
+                color = ("dimgrey" if cell.small else "white" if cell.f1 < 60 else "black")
+                ax.text(x, y, f"{cell.f1:.0f}\nn={cell.count}", ha="center", va="center",
+                        fontsize=7, color=color, linespacing=1.1,
+                        fontweight="bold" if x == 0 else "normal")
+        ax.axvline(0.5, color="white", linewidth=4)  # all questions | the buckets
+        labels = [ALL_QUESTIONS] + [slicer.labels[i] for i in index]
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.get_xticklabels()[0].set_fontweight("bold")
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_title(slicer.title, fontsize=9)
     figure.colorbar(image, ax=list(axes), label="F1 (%)", shrink=0.6)
-    figure.suptitle("F1 by slice per job", fontsize=11)
+    figure.suptitle("F1 by slice per job (n = questions in the bucket)", fontsize=11)
+    figure.legend(handles=[
+        Patch(label=f"fewer than {SMALL_BUCKET} questions: F1 unreliable, not coloured",
+              **{**SMALL_CELL, "linewidth": 1}),
+        Patch(label="-: no question of the job in the bucket", facecolor="white",
+              edgecolor="darkgrey", linewidth=1)],
+        loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     return path
 

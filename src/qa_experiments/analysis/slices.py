@@ -16,6 +16,10 @@ Record = dict[str, Any]
 
 WORD = re.compile(r"\w+")
 NO_ANSWER = "no answer"  # the bucket of unanswerable questions (SQuAD v2) where gold matters
+ALL_QUESTIONS = "all questions"  # the label of the score over every question
+# A bucket of fewer questions is marked small in the tables and charts: one question more or
+# less right moves its EM/F1 by 5 points or more, so its score says little on its own.
+SMALL_BUCKET = 20
 # First wh-word of the question decides its type; whom/whose count as who.
 WH_WORDS = {"what": "what", "who": "who", "whom": "who", "whose": "who", "when": "when",
             "where": "where", "why": "why", "how": "how", "which": "which"}
@@ -139,10 +143,20 @@ class SliceScore:
     exact_match: float | None  # None for an empty bucket
     f1: float | None
 
+    @property
+    def small(self) -> bool:
+        """A non-empty bucket of fewer than SMALL_BUCKET questions."""
+        return 0 < self.count < SMALL_BUCKET
+
 
 def score_slices(records: Sequence[Record]) -> dict[str, list[SliceScore]]:
     """For every slicer: the buckets in its order, empty ones included (count 0)."""
     return {slicer.name: score_slice(records, slicer) for slicer in SLICERS}
+
+
+def score_all(records: Sequence[Record]) -> SliceScore:
+    """EM/F1 over every question (the reference the buckets are read against)."""
+    return _score(ALL_QUESTIONS, list(records))
 
 
 def score_slice(records: Sequence[Record], slicer: Slicer) -> list[SliceScore]:

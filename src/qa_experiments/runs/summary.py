@@ -39,6 +39,10 @@ def tuning_lines(results: dict[str, Any]) -> list[str]:
             f"calibration ({calibration['method']}, {calibration['folds']}-fold cross-validated):"
             f" ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}, "
             f"Brier {calibration['brier_before']:.4f} -> {calibration['brier_after']:.4f}")
+        if (calibration["brier_after"] >= calibration["brier_before"]
+                or calibration["ece_after"] >= calibration["ece_before"]):
+            lines.append("  (calibration did not help on held-out questions: treat the "
+                         "confidence as no better than the raw probability; see report/report.md)")
     stored = results.get("stored_calibration")
     if stored:
         lines.append(f"stored calibration on these questions: ECE {stored['ece']:.4f}, "
