@@ -227,7 +227,7 @@ def test_optuna_sweeper_maximises_without_the_preset():
         ("trainer.num_train_epochs=0", "trainer.num_train_epochs=0 trains nothing"),
         ("trainer.max_steps=0", "trainer.max_steps=0 trains nothing"),
         ("trainer.num_train_epochs=abc", "trainer.num_train_epochs='abc' must be a number"),
-        ("trainer.num_train_epochs=null", "trainer.num_train_epochs=None must be a number"),
+        ("trainer.num_train_epochs=null", "trainer.num_train_epochs=null must be a number"),
         ("trainer.num_train_epochs=1e308", "must be a number of epochs in [0, 10000]"),
         ("trainer.max_steps=abc", "trainer.max_steps='abc' must be a whole number"),
         ("data.null_score_diff_threshold=nan", "data.null_score_diff_threshold=nan is not a "
@@ -244,6 +244,108 @@ def test_settings_that_would_train_nothing_or_silently_wrong_are_refused(overrid
     cfg = compose_config([override])
     with pytest.raises(ConfigError, match=re.escape(message)):
         validate_config(cfg)
+
+
+# Every trainer key the project passes to TrainingArguments (conf/config.yaml), and others a user
+# may add, with values of the wrong type or out of range: refused by validate_config, before
+# any data is loaded (they failed after it with a traceback, or were silently used).
+HOSTILE_TRAINER_VALUES = [
+    ("trainer.save_steps=-3", "trainer.save_steps=-3 is out of range: allowed a whole number"),
+    ("trainer.save_steps=0", "trainer.save_steps=0 is out of range"),
+    ("trainer.save_steps=2.5", "trainer.save_steps=2.5 is out of range"),
+    ("trainer.save_steps=1e20", "trainer.save_steps=1e+20 is out of range"),
+    ("trainer.save_steps=abc", "trainer.save_steps='abc' must be a number."),
+    ("trainer.save_steps=true", "trainer.save_steps=true must be a number."),
+    ("trainer.save_steps=null", "trainer.save_steps=null must be a number."),
+    ("trainer.logging_steps=0", "trainer.logging_steps=0 is out of range"),
+    ("trainer.logging_steps=-1", "trainer.logging_steps=-1 is out of range"),
+    ("trainer.save_total_limit=-1", "trainer.save_total_limit=-1 is out of range: allowed >= 1, "
+                                    "or null (keep every checkpoint)"),
+    ("trainer.save_total_limit=0", "trainer.save_total_limit=0 is out of range"),
+    ("trainer.save_total_limit=abc", "trainer.save_total_limit='abc' must be a whole number or "
+                                     "null."),
+    ("trainer.max_steps=-3", "trainer.max_steps=-3 is out of range: allowed -1 (train for "
+                             "trainer.num_train_epochs) or in [1, 1,000,000,000]"),
+    ("trainer.max_steps=100000000000000000000", "trainer.max_steps=100000000000000000000 is out "
+                                                "of range"),
+    ("trainer.max_steps=2.0", "trainer.max_steps=2.0 must be a whole number."),
+    ("trainer.max_grad_norm=abc", "trainer.max_grad_norm='abc' must be a number."),
+    ("trainer.max_grad_norm=-1", "trainer.max_grad_norm=-1 is out of range: allowed >= 0"),
+    ("trainer.warmup_steps=1e20", "trainer.warmup_steps=1e+20 is out of range"),
+    ("trainer.per_device_train_batch_size=2.5", "trainer.per_device_train_batch_size=2.5 must "
+                                                "be a whole number."),
+    ("trainer.gradient_accumulation_steps=0", "trainer.gradient_accumulation_steps=0 is out of "
+                                              "range: allowed >= 1"),
+    ("trainer.dataloader_num_workers=-1", "trainer.dataloader_num_workers=-1 is out of range"),
+    ("trainer.logging_first_step=maybe", "trainer.logging_first_step='maybe' must be true or "
+                                         "false."),
+    ("trainer.logging_first_step=3", "trainer.logging_first_step=3 must be true or false."),
+    ("trainer.logging_nan_inf_filter=null", "trainer.logging_nan_inf_filter=null must be true "
+                                            "or false."),
+    ("trainer.disable_tqdm=3", "trainer.disable_tqdm=3 must be true, false or null."),
+    ("trainer.torch_compile=maybe", "trainer.torch_compile='maybe' must be true or false."),
+    ("trainer.dataloader_pin_memory=2", "trainer.dataloader_pin_memory=2 must be true or false."),
+    ("trainer.activation_checkpointing=yes", "trainer.activation_checkpointing='yes' must be "
+                                             "true, false or null."),
+    ("trainer.save_strategy=weird", "trainer.save_strategy='weird' is not one of 'steps', "
+                                    "'epoch', 'no'"),
+    ("trainer.save_strategy=best", "best needs an evaluation during training"),
+    ("trainer.eval_strategy=steps", "trainer.eval_strategy='steps' must be 'no': SQuAD EM/F1 is "
+                                    "computed after training"),
+    ("trainer.lr_scheduler_type=bogus", "trainer.lr_scheduler_type='bogus' must be one of "
+                                        "linear, cosine"),
+    ("trainer.optim=bogus", "trainer.optim='bogus' must be one of adamw_torch"),
+    ("trainer.include_num_input_tokens_seen=bogus", "trainer.include_num_input_tokens_seen="
+                                                    "'bogus' is not one of true, false, 'all'"),
+    ("+trainer.logging_strategy=bogus", "trainer.logging_strategy='bogus' must be one of no, "
+                                        "steps, epoch."),
+    ("+trainer.load_best_model_at_end=true", "trainer.load_best_model_at_end=true must be false"),
+    ("+trainer.label_smoothing_factor=2", "trainer.label_smoothing_factor=2 is out of range: "
+                                          "allowed in [0, 1)"),
+    ("+trainer.eval_steps=-1", "trainer.eval_steps=-1 is out of range"),
+    ("+trainer.data_seed=-1", "trainer.data_seed=-1 is out of range: allowed in [0, 2**32)"),
+    ("+trainer.eval_accumulation_steps=0", "trainer.eval_accumulation_steps=0 is out of range"),
+    ("+trainer.torch_empty_cache_steps=0", "trainer.torch_empty_cache_steps=0 is out of range"),
+    ("+trainer.ddp_timeout=-1", "trainer.ddp_timeout=-1 is out of range"),
+    ("+trainer.neftune_noise_alpha=-1", "trainer.neftune_noise_alpha=-1 is out of range"),
+    ("+trainer.run_name=[1,2]", "trainer.run_name=[1, 2] must be text or null."),
+    ("+trainer.use_cpu=3", "trainer.use_cpu=3 must be true or false."),
+    ("+trainer.seed=5", "trainer.seed is set by seed; remove it and use seed=N instead."),
+    ("+trainer.report_to=wandb", "trainer.report_to is set by logger"),
+    ("optimizer.warmup=-1", "optimizer.warmup=-1.0 is out of range"),
+]
+
+
+@pytest.mark.parametrize("override,message", HOSTILE_TRAINER_VALUES,
+                         ids=[o for o, _ in HOSTILE_TRAINER_VALUES])
+def test_trainer_values_of_the_wrong_type_or_out_of_range_are_refused(override, message):
+    cfg = compose_config([override])
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validate_config(cfg)
+
+
+@pytest.mark.parametrize("override", [
+    "trainer.save_steps=0.5", "trainer.save_steps=1", "trainer.logging_steps=0.1",
+    "trainer.save_total_limit=null", "trainer.save_total_limit=1", "trainer.max_steps=7",
+    "trainer.save_strategy=epoch", "trainer.save_strategy=no", "trainer.disable_tqdm=null",
+    "trainer.include_num_input_tokens_seen=true", "+trainer.eval_steps=10",
+    "+trainer.label_smoothing_factor=0.1", "trainer.warmup_steps=0", "trainer.max_grad_norm=0",
+    "+trainer.gradient_checkpointing=true", "trainer.lr_scheduler_type=cosine",
+])
+def test_trainer_values_in_range_still_pass(override, tmp_path):
+    cfg = compose_config([override], tmp_path)
+    validate_config(cfg)
+    build_training_arguments(cfg, tmp_path)  # and TrainingArguments takes them
+
+
+def test_every_trainer_key_of_the_config_is_type_checked():
+    """The general check covers every key conf/config.yaml passes to TrainingArguments."""
+    from qa_experiments.config.schema import TRAINER_CHOICES, _trainer_field_types
+
+    cfg = compose_config([])
+    unchecked = [key for key in cfg.trainer
+                 if key not in _trainer_field_types() and key not in TRAINER_CHOICES]
+    assert unchecked == []
 
 
 def test_max_steps_alone_may_train_with_zero_epochs():

@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import pwd
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -111,6 +112,96 @@ def test_malformed_records_are_counted_and_valid_ones_kept(tmp_path):
     assert report.to_dict()["records_read"] == 8
     with pytest.raises(DataError, match="invalid_records=skip"):
         load_split(split_cfg(path, invalid_records="fail"), "train")
+
+
+# answer_start values no position can have, of the right JSON type or not: they crashed
+# building the dataset (pyarrow OverflowError, past int64) or were kept (an eval record's
+# negative start). Each drops its record, named by file, id and field, in either split.
+HOSTILE_STARTS = [
+    (10**26, "answer_outside_context", "answer_start 100000000000000000000000000 of answer 0"),
+    (2**63, "answer_outside_context", "answer_start 9223372036854775808 of answer 0"),
+    (-5, "answer_outside_context", "answer_start -5 of answer 0 ('Ada Lovelace') is not a "
+                                   "position in the 45-character context"),
+    (40, "answer_outside_context", "answer_start 40 of answer 0"),
+    (1e26, "malformed_answers", "answer_start of answer 0 is a number 1e+26, not an integer"),
+    (100.0, "malformed_answers", "answer_start of answer 0 is a number 100.0, not an integer"),
+    (3.0, "malformed_answers", "answer_start of answer 0 is a number 3.0"),
+    (True, "malformed_answers", "answer_start of answer 0 is a boolean true"),
+    ("0", "malformed_answers", "answer_start of answer 0 is text '0'"),
+    (None, "malformed_answers", "answer_start of answer 0 is null"),
+    ([0], "malformed_answers", "answer_start of answer 0 is a list [0]"),
+]
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+@pytest.mark.parametrize("start,kind,detail", HOSTILE_STARTS,
+                         ids=[repr(s) for s, _, _ in HOSTILE_STARTS])
+def test_answer_starts_out_of_range_or_of_the_wrong_type_are_refused(tmp_path, split, start,
+                                                                     kind, detail):
+    bad = flat("bad")
+    bad["answers"]["answer_start"] = [start]
+    path = write(tmp_path / "starts.json", [flat("a"), bad])
+    examples, report = load_split(split_cfg(path), split)
+    assert examples["id"] == ["a"] and report.dropped == {kind: 1}
+    assert f"first: id 'bad': {detail}" in report.summary()
+    with pytest.raises(DataError) as info:
+        load_split(split_cfg(path, invalid_records="fail"), split)
+    assert str(info.value).startswith(f"{path}: ") and detail in str(info.value)
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_every_answer_of_a_record_is_checked_not_only_the_first(tmp_path, split):
+    """Dev records hold several answers; a hostile second one crashed the dataset build."""
+    bad = qa("bad")
+    bad["answers"].append({"text": "1843", "answer_start": 10**26})
+    path = write(tmp_path / "second.json", nested([qa("a"), bad]))
+    examples, report = load_split(split_cfg(path), split)
+    assert examples["id"] == ["a"] and report.dropped == {"answer_outside_context": 1}
+    assert "answer_start 100000000000000000000000000 of answer 1 ('1843')" in report.summary()
+
+
+HOSTILE_IDS = [
+    (["x"], "malformed_id", "record 1 (0-based): the id is a list [\"x\"]; an id is non-empty "
+                            "text"),
+    ({"a": 1}, "malformed_id", "the id is an object {\"a\": 1}"),
+    (5, "malformed_id", "the id is a number 5"),
+    (1.5, "malformed_id", "the id is a number 1.5"),
+    (True, "malformed_id", "the id is a boolean true"),
+    ("", "malformed_id", "the id is text ''"),
+    ("  ", "malformed_id", "the id is text '  '"),
+    (None, "missing_field", "record 1 (0-based): no id"),
+]
+
+
+@pytest.mark.parametrize("require_answers", [True, False], ids=["train/evaluate", "predict"])
+@pytest.mark.parametrize("qid,kind,detail", HOSTILE_IDS, ids=[repr(q) for q, _, _ in HOSTILE_IDS])
+def test_ids_that_are_not_text_are_refused_never_converted(tmp_path, qid, kind, detail,
+                                                          require_answers):
+    """A list id became the text "['x']" in predictions.json, which no scorer finds."""
+    bad = flat("placeholder")
+    bad["id"] = qid
+    path = write(tmp_path / "ids.json", [flat("a"), bad, flat("a")])
+    examples, report = load_split(split_cfg(path), "eval", require_answers=require_answers)
+    assert examples["id"] == ["a"] and report.dropped == {kind: 1, "duplicate_id": 1}
+    assert detail in report.summary()
+    with pytest.raises(DataError, match=re.escape(detail)):
+        load_split(split_cfg(path, invalid_records="fail"), "eval",
+                   require_answers=require_answers)
+
+
+@pytest.mark.parametrize("field,value,detail", [
+    ("title", 5, "the title is a number 5, not text"),
+    ("title", ["T"], "the title is a list [\"T\"], not text"),
+    ("is_impossible", "false", "is_impossible is text 'false', not true or false"),
+    ("is_impossible", 1, "is_impossible is a number 1, not true or false"),
+])
+def test_titles_and_v2_flags_of_the_wrong_type_are_refused(tmp_path, field, value, detail):
+    """"false" as text read as true; a number title became its text."""
+    bad = {**flat("bad"), field: value}
+    path = write(tmp_path / "fields.json", [flat("a"), bad])
+    examples, report = load_split(split_cfg(path, version_2_with_negative=True), "eval")
+    assert examples["id"] == ["a"] and report.dropped == {"malformed_field": 1}
+    assert f"id 'bad': {detail}" in report.summary()
 
 
 def test_v2_flags_and_unanswerable_questions(tmp_path):

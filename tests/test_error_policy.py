@@ -1,9 +1,11 @@
 """One user-error policy for every command: a mistake is one line on stderr,
 `PROG: error: MESSAGE`, exit status 2, and nothing on stdout. Each case runs the real console
-entry point (`python -m ...`) in a subprocess; none gets as far as loading a model."""
+entry point (`python -m ...`) in a subprocess; none gets as far as loading a model (bad data
+is found before it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +137,72 @@ def test_without_the_sweep_extra_commands_stay_quiet_and_a_search_says_what_to_i
     assert_one_error_line(without_optuna("qa_experiments.wandb_sweep"), "qa-wandb-sweep",
                           "pip install 'qa-experiments[sweep]'")
     assert "usage: qa-wandb-sweep" in without_optuna("qa_experiments.wandb_sweep", "--help").stdout
+
+
+CONTEXT = "Ada Lovelace wrote the first program in 1843."
+
+
+def squad_records(path, *records) -> str:
+    """A flat SQuAD file of (id, answer_start) records about CONTEXT."""
+    path.write_text(json.dumps([
+        {"id": qid, "title": "T", "context": CONTEXT, "question": "Who wrote it?",
+         "answers": {"text": ["Ada Lovelace"], "answer_start": [start]}}
+        for qid, start in records]))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "module,prog,records,expected",
+    [
+        ("qa_experiments.evaluate", "qa-evaluate", [("q0", 10**26)],
+         "dropped 1 answer_outside_context (first: id 'q0': answer_start "
+         "100000000000000000000000000 of answer 0"),
+        ("qa_experiments.evaluate", "qa-evaluate", [("q0", -1), ("q1", 2.5)],
+         "answer_start of answer 0 is a number 2.5, not an integer"),
+        ("qa_experiments.evaluate", "qa-evaluate", [(["x"], 0)],
+         "dropped 1 malformed_id (first: record 0 (0-based): the id is a list [\"x\"]"),
+        ("qa_experiments.predict", "qa-predict", [(["x"], 0), (7, 0)],
+         "dropped 2 malformed_id (first: record 0 (0-based): the id is a list [\"x\"]"),
+        ("qa_experiments.evaluate", "qa-evaluate", [], "no usable SQuAD records"),
+        ("qa_experiments.predict", "qa-predict", [], "no usable SQuAD records"),
+    ],
+    ids=["evaluate-huge-start", "evaluate-negative-and-float", "evaluate-list-id",
+         "predict-list-and-number-id", "evaluate-no-records", "predict-no-records"],
+)
+def test_bad_records_are_one_line_naming_file_record_and_field_before_the_model_loads(
+        tiny_run, tmp_path, module, prog, records, expected):
+    """A huge answer_start was a pyarrow OverflowError traceback; a list id was turned into
+    text; and the model was loaded (its progress bar printed) before the data was checked."""
+    data = squad_records(tmp_path / "bad.json", *records)
+    done = run(module, str(tiny_run), "--data", data, "--out", str(tmp_path / "out.json"))
+    assert_one_error_line(done, prog, expected)
+    assert f"{data}: " in done.stderr and "Loading weights" not in done.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_file_with_some_bad_records_is_scored_on_the_rest_and_says_which(tiny_run, tmp_path):
+    data = squad_records(tmp_path / "mixed.json", ("q0", 0), ("q1", 10**26), (["x"], 0))
+    done = run("qa_experiments.evaluate", str(tiny_run), "--data", data, "--out",
+               str(tmp_path / "out.json"))
+    assert done.returncode == 0, done.stderr
+    (note,) = [line for line in done.stderr.splitlines() if line.startswith("note: ")]
+    assert f"{data}: 3 records read, 1 used" in note and "id 'q1': answer_start" in note
+    assert "1 malformed_id (first: record 2 (0-based)" in note
+    report = json.loads((tmp_path / "out.json").read_text())["data_report"]
+    assert report["dropped"] == {"answer_outside_context": 1, "malformed_id": 1}
+
+
+def test_training_reads_hostile_records_through_the_same_checks(tmp_path):
+    """qa-train data=local: the same record checks as qa-evaluate / qa-predict; with
+    invalid_records=fail the file is refused in one line naming the record and the field."""
+    good = [(f"g{i}", 0) for i in range(3)]
+    data = squad_records(tmp_path / "train.json", *good, ("bad", 10**26), (["x"], 0))
+    done = run("qa_experiments.train", "model=tiny_bert", "logger=none", "hardware=cpu",
+               "data=local", f"data.train_file={data}", f"data.eval_file={data}",
+               "data.invalid_records=fail", f"hydra.run.dir={tmp_path / 'run'}")
+    assert_one_error_line(done, "qa-train", f"{data}: 5 records read")
+    assert ("1 answer_outside_context (first: id 'bad': answer_start "
+            "100000000000000000000000000 of answer 0") in done.stderr
+    assert "1 malformed_id (first: record 4 (0-based): the id is a list" in done.stderr
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["status"] == "failed"

@@ -199,3 +199,114 @@ def test_trust_remote_code_in_a_runs_config_json_is_never_followed(tiny_run):
     trained = {**json.loads((tiny_run / "config.json").read_text())["model"],
                "trust_remote_code": True}
     assert _model_config(tiny_run / "model", trained).trust_remote_code is False
+
+
+HOLD = """
+import sys
+from pathlib import Path
+from qa_experiments.runs.claim import owned
+with owned(Path(sys.argv[1])), owned(Path(sys.argv[2])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize(
+    "module,prog,make_args,expected",
+    [
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, new, data: [str(run), "--data", data, "--max-samples", "2"],
+         "'{run}/eval_dev-v1.1.json' lies in '{run}', a directory that a running job holds"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, new, data: [str(run), "--data", data, "--out", str(run / "mine.json")],
+         "'{run}/mine.json' lies in '{run}'"),
+        ("qa_experiments.evaluate", "qa-evaluate",
+         lambda run, new, data: [str(run), "--data", data, "--out", str(new / "a" / "x.json")],
+         "'{new}/a/x.json' lies in '{new}'"),
+        ("qa_experiments.predict", "qa-predict",
+         lambda run, new, data: [str(run), "--data", data],
+         "'{run}/predictions_dev-v1.1.json' lies in '{run}'"),
+        ("qa_experiments.report", "qa-report", lambda run, new, data: [str(run)],
+         "the report '{run}/report' lies in '{run}'"),
+        ("qa_experiments.report", "qa-report",
+         lambda run, new, data: [str(run), "--out", str(run / "report_mine")],
+         "'{run}/report_mine' lies in '{run}'"),
+        ("qa_experiments.compare", "qa-compare",
+         lambda run, new, data: [str(run.parent), "--out", str(new)],
+         "--out '{new}' is a directory that a running job holds"),
+        ("qa_experiments.export", "qa-export",
+         lambda run, new, data: [str(run), "--out", str(new / "onnx")], "lies in '{new}'"),
+        ("qa_experiments.wandb_sweep", "qa-wandb-sweep",
+         lambda run, new, data: ["--output", str(new / "sweep.yaml")], "lies in '{new}'"),
+    ],
+    ids=["evaluate-default-out", "evaluate-new-file-in-run", "evaluate-under-new-run-dir",
+         "predict-default-out", "report-default-out", "report-out-in-run", "compare-out",
+         "export-out", "wandb-sweep-output"],
+)
+def test_no_command_writes_into_a_directory_a_running_job_holds(tiny_run, tmp_path, module,
+                                                                 prog, make_args, expected):
+    """A second, real process holds a finished run and a new run directory (with qa-train's
+    own lock, runs.claim.owned, as a job does while it runs): every command that would write
+    into or under either is refused in one line, before loading anything, and writes nothing;
+    once the holder ends, nothing is left held."""
+    new = tmp_path / "claimed"  # a job has just claimed it: no status.json yet
+    new.mkdir()
+    data = str(BUNDLED_DATA_DIR / "dev-v1.1.json.gz")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tiny_run), str(new)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = snapshot(tiny_run)
+        done = cli(module, *make_args(tiny_run, new, data))
+        line = one_error_line(done, prog)
+        assert expected.format(run=tiny_run, new=new) in line, line
+        assert "Loading weights" not in done.stderr
+        assert snapshot(tiny_run) == before and list(new.iterdir()) == []
+    finally:
+        holder.communicate("", timeout=60)
+    assert holder.returncode == 0
+
+
+def test_a_command_writes_again_once_the_job_holding_the_directory_has_ended(tiny_run,
+                                                                             tmp_path):
+    new = tmp_path / "claimed"
+    new.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tiny_run), str(new)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()  # however the job ends, the OS drops its lock
+    holder.wait(timeout=60)
+    out = new / "eval.json"
+    done = cli("qa_experiments.evaluate", str(tiny_run), "--data",
+               str(BUNDLED_DATA_DIR / "dev-v1.1.json.gz"), "--max-samples", "2", "--out",
+               str(out))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["eval_examples"] == 2
+
+
+def test_a_job_cannot_claim_a_directory_while_a_command_writes_its_output_there(tmp_path):
+    """The check at write time (cli.arguments.writing) takes the same lock, shared: a job
+    started meanwhile is refused like a second job, and the write is refused while a job that
+    started during the command's work holds the directory."""
+    from qa_experiments.cli.arguments import writing
+    from qa_experiments.runs.claim import RunDirError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    claim_it = ("import sys; from pathlib import Path; from qa_experiments.runs.claim import "
+                "owned\nwith owned(Path(sys.argv[1])): pass")
+    with writing(run / "eval.json"):
+        done = subprocess.run([sys.executable, "-c", claim_it, str(run)], capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode != 0 and "is in use by another running job" in done.stderr
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run), str(tmp_path / "x")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirError, match="a directory that a running job holds"):
+            with writing(run / "eval.json"):
+                pytest.fail("the block must not run")
+    finally:
+        holder.communicate("", timeout=60)
+    done = subprocess.run([sys.executable, "-c", claim_it, str(run)], timeout=120)
+    assert done.returncode == 0  # nothing left held by the command

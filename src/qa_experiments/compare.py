@@ -11,7 +11,12 @@ import argparse
 from pathlib import Path
 
 from qa_experiments.analysis import comparison, slice_comparison
-from qa_experiments.cli.arguments import ArgumentParser, check_output_dir
+from qa_experiments.cli.arguments import (
+    ArgumentParser,
+    check_not_held,
+    check_output_dir,
+    writing,
+)
 from qa_experiments.cli.errors import report_error, run_command
 from qa_experiments.errors import MissingFileError, UserError
 from qa_experiments.runs.layout import find_job_dirs
@@ -44,8 +49,11 @@ def check_sweep_dirs(sweep_dirs: list[Path]) -> None:
 def compare(args: argparse.Namespace) -> int:
     """Print the comparison table and write the reports."""
     check_sweep_dirs(args.sweep_dirs)
+    out_dir = args.out or args.sweep_dirs[0]
     if args.out is not None:
         check_output_dir(args.out)
+    else:
+        check_not_held(out_dir, "the reports' directory")
     rows = comparison.collect_jobs(args.sweep_dirs)
     print(comparison.format_table(rows))
     print()
@@ -54,10 +62,10 @@ def compare(args: argparse.Namespace) -> int:
     if slice_comparison.has_slices(slices):
         print()
         print(slice_comparison.format_question_types(slices))
-    out_dir = args.out or args.sweep_dirs[0]
     try:
-        written = (comparison.write_reports(rows, out_dir)
-                   + slice_comparison.write_slice_view(slices, out_dir))
+        with writing(out_dir):  # no job took the directory while this ran
+            written = (comparison.write_reports(rows, out_dir)
+                       + slice_comparison.write_slice_view(slices, out_dir))
     except OSError as error:
         report_error(PROG, f"cannot write the reports: {error}")
         return 1

@@ -25,6 +25,7 @@ from qa_experiments.cli.arguments import (
     output_home,
     run_model_command,
     write_output,
+    writing,
 )
 from qa_experiments.cli.errors import report_error
 from qa_experiments.runs.summary import tuning_lines
@@ -67,26 +68,36 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.inference.predictor import (
         data_file_stem,
         evaluate_file,
+        load_examples,
         load_run,
     )
     from qa_experiments.scoring.question_records import write_question_records
 
-    check_readable(args.data)  # before the model is loaded
+    # Every input before the model is loaded: the data file (readable, then its records, read
+    # with the run's settings once the run is checked) and the output paths.
+    check_readable(args.data)
     path = args.out or output_home(args.run_dir) / f"eval_{data_file_stem(args.data)}.json"
     questions_path = questions_file(path)
     check_output_path(path)
     check_output_path(questions_path, "--out's question records")
-    run = load_run(args.run_dir, null_threshold=args.null_threshold)
+    examples = []
+
+    def read_examples(data_cfg) -> None:
+        examples.append(load_examples(data_cfg, args.data, max_samples=args.max_samples))
+
+    run = load_run(args.run_dir, null_threshold=args.null_threshold, check_inputs=read_examples)
     results, records = evaluate_file(run, args.data, max_samples=args.max_samples,
-                                     batch_size=args.batch_size, progress=True)
-    print(format_metrics(results), file=out)
-    if not write_output(PROG, path, results):
-        return 1
-    try:
-        write_question_records(questions_path, records)
-    except OSError as error:
-        report_error(PROG, f"cannot write {questions_path}: {error}")
-        return 1
+                                     batch_size=args.batch_size, progress=True,
+                                     examples=examples[0])
+    with writing(path, questions_path):  # no job took the directory while this ran
+        print(format_metrics(results), file=out)
+        if not write_output(PROG, path, results):
+            return 1
+        try:
+            write_question_records(questions_path, records)
+        except OSError as error:
+            report_error(PROG, f"cannot write {questions_path}: {error}")
+            return 1
     print(f"Wrote {path} and {questions_path.name}", file=out)
     return 0
 

@@ -33,6 +33,7 @@ from qa_experiments.cli.arguments import (
     run_model_command,
     text,
     write_output,
+    writing,
 )
 
 PROG = "qa-predict"
@@ -139,20 +140,21 @@ def _answer_questions(run, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _predict_data(run, args: argparse.Namespace, out: TextIO) -> int:
+def _predict_data(run, args: argparse.Namespace, out: TextIO, read) -> int:
     from qa_experiments.inference.answerer import withheld
     from qa_experiments.inference.predictor import confidence, predict_file
 
     examples, answers = predict_file(run, args.data, max_samples=args.max_samples,
-                                     batch_size=args.batch_size, progress=True)
+                                     batch_size=args.batch_size, progress=True, examples=read)
     predictions, abstained = {}, 0
     for qid, prediction in zip(examples["id"], answers):
         low = withheld(prediction.text, confidence(run, prediction), args.min_confidence)
         abstained += low
         predictions[qid] = "" if low else prediction.text
     path = _data_output(args)
-    if not write_output(PROG, path, predictions):
-        return 1
+    with writing(path):  # no job took the directory while this ran
+        if not write_output(PROG, path, predictions):
+            return 1
     note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
         if args.min_confidence is not None else ""
     print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)
@@ -176,23 +178,37 @@ def _quiet_progress_bars() -> None:
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.data.squad_files import check_readable
-    from qa_experiments.inference.predictor import RunLoadError, calibration_path, load_run
+    from qa_experiments.inference.predictor import (
+        RunLoadError,
+        calibration_path,
+        load_examples,
+        load_run,
+    )
 
     if args.min_confidence is not None and not calibration_path(args.run_dir).is_file():
         raise RunLoadError(
             f"--min-confidence needs a calibration, but {str(calibration_path(args.run_dir))!r} "
             "does not exist (a finished run writes it; checkpoints have none).")
+    # Every input before the model is loaded: the data file (readable, then its records, read
+    # with the run's settings once the run is checked) and the output path.
+    examples = []
+
+    def read_examples(data_cfg) -> None:
+        examples.append(load_examples(data_cfg, args.data, max_samples=args.max_samples,
+                                      require_answers=False))
+
     if args.data is not None:
-        check_readable(args.data)  # before the model is loaded
+        check_readable(args.data)
         check_output_path(_data_output(args))
     else:
         _quiet_progress_bars()  # one question: just the answer
-    run = load_run(args.run_dir, null_threshold=args.null_threshold)
+    run = load_run(args.run_dir, null_threshold=args.null_threshold,
+                   check_inputs=read_examples if args.data is not None else None)
     if args.min_confidence is not None and run.calibration is None:
         raise RunLoadError(f"--min-confidence needs a calibration, but the one stored with "
                            f"{str(run.model_dir)!r} has none (too few eval questions to fit).")
     if args.data is not None:
-        return _predict_data(run, args, out)
+        return _predict_data(run, args, out, examples[0])
     return _answer_questions(run, args, out)
 
 

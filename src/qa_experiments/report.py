@@ -16,7 +16,12 @@ from qa_experiments.analysis.run_files import (
     questions_path,
     read_questions,
 )
-from qa_experiments.cli.arguments import ArgumentParser, check_output_dir
+from qa_experiments.cli.arguments import (
+    ArgumentParser,
+    check_not_held,
+    check_output_dir,
+    writing,
+)
 from qa_experiments.cli.errors import report_error, run_command
 from qa_experiments.runs.layout import REPORT_DIR
 
@@ -47,12 +52,18 @@ def write(args: argparse.Namespace) -> int:
     if args.questions is None:
         check_finished_run(args.run_dir)
     read_questions(source)
-    if args.out is not None:
+    out = args.out if args.out is not None else args.run_dir / (  # as write_report chooses
+        REPORT_DIR if args.questions is None else f"{REPORT_DIR}_{source.stem}")
+    what = "--out" if args.out is not None else "the report"
+    if args.out is not None:  # also refuses a directory a running job holds
         check_output_dir(args.out.parent, name=args.out.name, owned=(REPORT_DIR,))
+    else:
+        check_not_held(out, what)  # RUN_DIR is held while a job runs there
     from qa_experiments.analysis.error_report import write_report
 
     try:
-        report = write_report(args.run_dir, args.out, args.questions)
+        with writing(out, what=what):  # no job took the directory while the report was made
+            report = write_report(args.run_dir, args.out, args.questions)
     except OSError as error:
         report_error(PROG, f"cannot write the report: {error}")
         return 1

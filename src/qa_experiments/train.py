@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qa_experiments.cli.errors import report_error
+from qa_experiments.cli.errors import report_error, storage_problem
 from qa_experiments.cli.hydra_config import register_resolvers
 from qa_experiments.cli.hydra_errors import run_reporting_errors
 from qa_experiments.config.paths import config_dir
@@ -43,28 +43,50 @@ def main(cfg: DictConfig) -> float | None:
     try:
         return train(cfg)
     except Exception as error:
-        log_traceback_to_file(error)
+        logged = log_traceback_to_file(error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.error("Job failed: %s: %s", type(error).__name__, error)
             return None
         if isinstance(error, UserError):
             report_error(PROG, one_line(error))
             sys.exit(2)
-        report_error(PROG, f"{type(error).__name__}: {one_line(error)} (the traceback is in "
-                           f"{Path(HydraConfig.get().runtime.output_dir) / LOG})")
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        where = (f"the traceback is in {run_dir / LOG}" if logged
+                 else f"{LOG} could not be written")
+        problem = storage_problem(error, run_dir)
+        if problem:  # a full or read-only disk: what to do, not a library's inner error
+            report_error(PROG, f"{problem}: the job could not write its files "
+                               f"({type(error).__name__}: {one_line(error)}; {where}). Free "
+                               "space or choose another hydra.run.dir, then run the command "
+                               "again (with resume=true to continue from its last checkpoint).")
+            sys.exit(1)
+        report_error(PROG, f"{type(error).__name__}: {one_line(error)} ({where})")
         sys.exit(1)
 
 
-def log_traceback_to_file(error: BaseException) -> None:
+def log_traceback_to_file(error: BaseException) -> bool:
     """Write the full traceback to the job's log file only, not to the console; never for a
-    refused run directory (its log belongs to the run it holds)."""
+    refused run directory (its log belongs to the run it holds). False when it could not be
+    written (a full disk): then nothing about it reaches the console either, whose one line
+    says so."""
     if isinstance(error, RunDirError):
-        return
+        return False
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "Traceback of the failure:",
                             None, (type(error), error, error.__traceback__))
+    written = True
+
+    def not_written(_record: logging.LogRecord) -> None:
+        nonlocal written
+        written = False
+
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
+            handler.handleError = not_written  # not logging's "--- Logging error ---" dump
+            try:
+                handler.handle(record)
+            finally:
+                del handler.handleError
+    return written
 
 
 def cli() -> None:

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -80,7 +80,9 @@ def check_output_dir(directory: Path, what: str = "--out", name: str | None = No
     """OutputPathError when a command's output (`name` in `directory`, or the files it writes
     into `directory`) would land among a training run's own files: inside any subdirectory
     of a run, or on one of a run's names, except the `owned` names (those the command owns,
-    e.g. qa-report the run's report/)."""
+    e.g. qa-report the run's report/). RunDirError when it would land in or under a directory
+    that a running job holds (qa-train's lock on its run directory), run or not yet."""
+    check_not_held(Path(directory) / name if name is not None else Path(directory), what)
     if name is not None and layout.is_run_dir(Path(directory) / name):
         raise OutputPathError(f"{what} {str(Path(directory) / name)!r} is a training run, "
                               "whose files never change; give a path outside it.")
@@ -99,6 +101,27 @@ def check_output_dir(directory: Path, what: str = "--out", name: str | None = No
         raise OutputPathError(
             f"{what} {str(Path(directory) / name)!r} would replace the {name} of the training "
             f"run in {str(run)!r}, which never changes; give another path.")
+
+
+def check_not_held(path: Path, what: str = "--out") -> None:
+    """RunDirError when a running job holds `path` or a directory above it (`runs.claim`)."""
+    from qa_experiments.runs.claim import check_not_held as check  # light --help: imported late
+
+    check(path, what)
+
+
+@contextlib.contextmanager
+def writing(*paths: Path, what: str = "--out") -> Iterator[None]:
+    """While the block writes `paths`: no job may claim a directory they lie in, and
+    RunDirError before the block runs when a job that started meanwhile holds one already
+    (`runs.claim.kept_from_jobs`). The check before the work (`check_output_dir`) refuses
+    at once; this one covers the minutes the work took."""
+    from qa_experiments.runs.claim import kept_from_jobs
+
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(kept_from_jobs(Path(path), what))
+        yield
 
 
 def output_home(run_dir: Path) -> Path:

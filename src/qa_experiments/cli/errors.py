@@ -8,8 +8,11 @@ and propagates (exit 1).
 
 from __future__ import annotations
 
+import errno
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from qa_experiments.errors import UserError, one_line
 
@@ -26,3 +29,29 @@ def run_command(prog: str, command: Callable[[], int]) -> int:
     except UserError as error:
         report_error(prog, one_line(error))
         return 2
+
+
+LOW_SPACE_BYTES = 1 << 20  # a write that failed for want of space leaves less than this free
+
+
+def storage_problem(error: BaseException, directory: Path) -> str | None:
+    """What a failure has to do with the disk holding `directory`, said plainly: full (ENOSPC
+    or EDQUOT anywhere in the error's chain, or, for libraries that lose the errno, such as
+    torch.save's "unexpected pos", under LOW_SPACE_BYTES free there now) or read-only (EROFS).
+    None when it has nothing to do with it."""
+    codes, seen, current = set(), set(), error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno is not None:
+            codes.add(current.errno)
+        current = current.__cause__ or current.__context__
+    if errno.EROFS in codes:
+        return f"{directory} is on a read-only file system"
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        free = None
+    if codes & {errno.ENOSPC, errno.EDQUOT} or (free is not None and free < LOW_SPACE_BYTES):
+        room = f" ({free:,} bytes free)" if free is not None else ""
+        return f"no space left on the disk holding {directory}{room}"
+    return None

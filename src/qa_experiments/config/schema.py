@@ -8,6 +8,7 @@ wrong type fails at composition time, before any model or data is loaded. The fr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +89,11 @@ class HardwareConfig:
     pin_memory: bool = True
     torch_compile: bool = False
     fused_optimizer: bool = True  # on CUDA, adamw_torch becomes adamw_torch_fused
+    # Sweeps whose jobs run in parallel on one machine (hydra/launcher=joblib|submitit_local):
+    # the GPUs each job gets to itself (its CUDA_VISIBLE_DEVICES; 0: every job sees every GPU),
+    # and how many jobs may share one GPU. Jobs wait for a free slot (lifecycle/device_slots.py).
+    gpus_per_job: int = 1
+    jobs_per_gpu: int = 1
 
 
 @dataclass
@@ -139,22 +145,34 @@ CHOICES = {
 
 
 # Numeric settings and the values they allow: (test, the allowed range as the message says it).
-# The trainer keys catch values set there directly instead of through the groups above them.
+# The trainer keys catch values set there directly instead of through the groups above them;
+# every trainer key is also checked against the type TrainingArguments declares for it
+# (`_validate_trainer_values`).
+MAX_EPOCHS = 10_000  # far past any SQuAD run; larger values overflow the Trainer's step count
+MAX_STEPS = 10**9  # optimizer steps: far past any run
 POSITIVE = (lambda v: v > 0, "> 0")
 COUNT = (lambda v: v >= 1, ">= 1")
 NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
 BETA = (lambda v: 0 <= v < 1, "in [0, 1)")
+SEED = (lambda v: 0 <= v < 2**32, "in [0, 2**32)")
+WARMUP = (lambda v: 0 <= v <= MAX_STEPS, f"in [0, {MAX_STEPS:,}] (< 1: a fraction of the steps)")
+# save/logging/eval steps: a whole number of steps, or a fraction (< 1) of the training steps
+STEPS = (lambda v: 0 < v < 1 or (1 <= v <= MAX_STEPS and float(v).is_integer()),
+         f"a whole number of steps in [1, {MAX_STEPS:,}], or a fraction in (0, 1) of the "
+         "training steps")
 RANGES = {
     "optimizer.lr": POSITIVE,
     "optimizer.weight_decay": NON_NEGATIVE,
     "optimizer.eps": POSITIVE,
-    "optimizer.warmup": NON_NEGATIVE,
+    "optimizer.warmup": WARMUP,
     "optimizer.betas[0]": BETA,
     "optimizer.betas[1]": BETA,
     "hardware.train_batch_size": COUNT,
     "hardware.eval_batch_size": COUNT,
     "hardware.gradient_accumulation_steps": COUNT,
     "hardware.dataloader_num_workers": NON_NEGATIVE,
+    "hardware.gpus_per_job": NON_NEGATIVE,
+    "hardware.jobs_per_gpu": COUNT,
     "data.max_seq_length": COUNT,
     "data.doc_stride": COUNT,
     "data.max_question_length": COUNT,
@@ -162,11 +180,11 @@ RANGES = {
     "data.nbest_predictions_size": COUNT,
     "data.max_answer_length": COUNT,
     "pruning.eval_questions": COUNT,
-    "seed": (lambda v: 0 <= v < 2**32, "in [0, 2**32)"),
+    "seed": SEED,
     "trainer.learning_rate": POSITIVE,
     "trainer.weight_decay": NON_NEGATIVE,
     "trainer.adam_epsilon": POSITIVE,
-    "trainer.warmup_steps": NON_NEGATIVE,
+    "trainer.warmup_steps": WARMUP,
     "trainer.max_grad_norm": NON_NEGATIVE,
     "trainer.adam_beta1": BETA,
     "trainer.adam_beta2": BETA,
@@ -174,8 +192,48 @@ RANGES = {
     "trainer.per_device_eval_batch_size": COUNT,
     "trainer.gradient_accumulation_steps": COUNT,
     "trainer.dataloader_num_workers": NON_NEGATIVE,
+    "trainer.num_train_epochs": (lambda v: 0 <= v <= MAX_EPOCHS, f"in [0, {MAX_EPOCHS}]"),
+    "trainer.max_steps": (lambda v: v == -1 or 1 <= v <= MAX_STEPS,
+                          f"-1 (train for trainer.num_train_epochs) or in [1, {MAX_STEPS:,}]"),
+    "trainer.save_steps": STEPS,
+    "trainer.logging_steps": STEPS,
+    "trainer.eval_steps": STEPS,
+    "trainer.save_total_limit": (lambda v: v >= 1, ">= 1, or null (keep every checkpoint)"),
+    "trainer.label_smoothing_factor": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "trainer.seed": SEED,
+    "trainer.data_seed": SEED,
+    "trainer.eval_accumulation_steps": COUNT,
+    "trainer.torch_empty_cache_steps": COUNT,
+    "trainer.dataloader_prefetch_factor": COUNT,
+    "trainer.ddp_timeout": COUNT,
+    "trainer.eval_delay": NON_NEGATIVE,
+    "trainer.neftune_noise_alpha": POSITIVE,
 }
-MAX_EPOCHS = 10_000  # far past any SQuAD run; larger values overflow the Trainer's step count
+# Trainer keys with a closed list of values that their TrainingArguments type does not say (an
+# enum-typed field, such as save_strategy, takes its enum's values): (allowed values, why).
+TRAINER_CHOICES = {
+    "eval_strategy": (("no",), "SQuAD EM/F1 is computed after training, from the whole eval "
+                               "set; for scores during training use pruning.intermediate_eval="
+                               "true"),
+    "save_strategy": (("steps", "epoch", "no"), "best needs an evaluation during training, "
+                                                "which a run does not do"),
+    "load_best_model_at_end": ((False,), "a run does not evaluate during training; it keeps "
+                                         "its final weights"),
+    "include_num_input_tokens_seen": ((True, False, "all", "non_padding", "no"), ""),
+}
+# Trainer keys another setting owns: the value set there, not in trainer, is what the run uses
+# and what config.json records. Key -> what the message says instead.
+_PRECISION = "is set by hardware.precision; remove it and use hardware.precision=fp32|bf16|fp16"
+_RUN_DIR = "is the run directory's (hydra.run.dir); remove it and choose the run directory"
+TRAINER_OWNED = {
+    "fp16": _PRECISION,
+    "bf16": _PRECISION,
+    "half_precision_backend": _PRECISION,
+    "output_dir": _RUN_DIR,  # checkpoints belong inside the run directory
+    "logging_dir": _RUN_DIR,
+    "seed": "is set by seed; remove it and use seed=N",
+    "report_to": "is set by logger; remove it and use logger=wandb|none",
+}
 OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
                    "data.preprocessing_num_workers", "data.length_bucket_width")
 
@@ -209,10 +267,11 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
     _reject_added_keys(cfg)
     _validate_trainer_keys(cfg.trainer)
+    _reject_owned_trainer_keys(cfg.trainer)
+    _validate_trainer_values(OmegaConf.to_container(cfg.trainer, resolve=True))
     _reject_non_finite(cfg)
-    _validate_ranges(cfg)
     _validate_training_length(cfg.trainer)
-    _reject_precision_in_trainer(cfg.trainer)
+    _validate_ranges(cfg)
     every = cfg.pruning.report_every
     if every != "epoch" and not (every.isdigit() and int(every) > 0):
         raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
@@ -263,32 +322,25 @@ def _validate_training_length(trainer: DictConfig) -> None:
     """ConfigError for a run that would not train at all: it would save the untrained model as
     a finished run."""
     max_steps = trainer.get("max_steps", -1)
-    epochs = trainer.get("num_train_epochs", 3.0)
-    if not (isinstance(max_steps, int) and not isinstance(max_steps, bool)):
-        raise ConfigError(f"trainer.max_steps={max_steps!r} must be a whole number of steps "
-                          "(-1: train for trainer.num_train_epochs).")
-    if not _is_number(epochs) or not 0 <= epochs <= MAX_EPOCHS:
+    epochs = trainer.get("num_train_epochs", 3.0)  # both typed by _validate_trainer_values
+    if not 0 <= epochs <= MAX_EPOCHS:
         raise ConfigError(f"trainer.num_train_epochs={epochs!r} must be a number of epochs in "
                           f"[0, {MAX_EPOCHS}].")
-    if _is_number(max_steps) and max_steps == 0:
+    if max_steps == 0:
         raise ConfigError("trainer.max_steps=0 trains nothing; give a number of steps > 0, or "
                           "-1 to train for trainer.num_train_epochs.")
-    if _is_number(max_steps) and max_steps < 0 and _is_number(epochs) and epochs <= 0:
+    if max_steps < 0 and epochs <= 0:
         raise ConfigError(f"trainer.num_train_epochs={epochs} trains nothing; give a number of "
                           "epochs > 0 (or trainer.max_steps > 0).")
 
 
-def _reject_precision_in_trainer(trainer: DictConfig) -> None:
-    """ConfigError for trainer.fp16 / bf16: the precision is hardware.precision's, which also
-    checks the device (fp16 on a CPU would train, and config.json would say both)."""
-    for key in ("fp16", "bf16", "half_precision_backend"):
+def _reject_owned_trainer_keys(trainer: DictConfig) -> None:
+    """ConfigError for a trainer key that another setting owns (TRAINER_OWNED): set there, it
+    would silently win over that setting, e.g. trainer.fp16 on a CPU would train while
+    config.json says fp32, and trainer.output_dir would write checkpoints into another run."""
+    for key, instead in TRAINER_OWNED.items():
         if key in trainer:
-            raise ConfigError(f"trainer.{key} is set by hardware.precision; remove it and use "
-                              "hardware.precision=fp32|bf16|fp16 instead.")
-    for key in ("output_dir", "logging_dir"):  # checkpoints belong inside the run directory
-        if key in trainer:
-            raise ConfigError(f"trainer.{key} is the run directory's (hydra.run.dir); remove "
-                              "it and choose the run directory instead.")
+            raise ConfigError(f"trainer.{key} {instead} instead.")
 
 
 def _validate_ranges(cfg: DictConfig) -> None:
@@ -345,6 +397,97 @@ def _validate_trainer_keys(trainer: DictConfig) -> None:
             + "; ".join(hints)
             + ". The trainer node passes its keys to transformers.TrainingArguments unchanged."
         )
+
+
+def _validate_trainer_values(trainer: dict[str, Any]) -> None:
+    """ConfigError for a trainer value that is not of the type TrainingArguments declares for
+    its field (true/false for a bool, a whole number for an int, a finite number for a float,
+    null only where the field is optional, one of the enum's values for a strategy) or not
+    in its closed list (TRAINER_CHOICES); ranges follow in `_validate_ranges`. Without this a
+    wrong value failed after the data was loaded, or was silently used (save_steps=-3)."""
+    types = _trainer_field_types()
+    for key, value in trainer.items():
+        expected = types.get(key)
+        if key in TRAINER_CHOICES:
+            allowed, why = TRAINER_CHOICES[key]
+            if not any(value == a and type(value) is type(a) for a in allowed):
+                names = [_shown(a) for a in allowed]
+                which = f"must be {names[0]}" if len(names) == 1 else \
+                    f"is not one of {', '.join(names)}"
+                raise ConfigError(f"trainer.{key}={_shown(value)} {which}"
+                                  + (f": {why}." if why else "."))
+        elif expected is not None and not _has_type(value, expected):
+            raise ConfigError(f"trainer.{key}={_shown(value)} must be {_type_text(expected)}.")
+
+
+# What a TrainingArguments annotation allows, in the terms _has_type and the messages use:
+# bool, int, float, str, None (optional), or a tuple of choices (an enum's values).
+_SIMPLE = {bool: "bool", int: "int", float: "float", str: "str", type(None): "none"}
+
+
+@functools.cache
+def _trainer_field_types() -> dict[str, frozenset]:
+    """Each TrainingArguments field whose annotation is made of bool, int, float, str, None and
+    enums -> those kinds (an enum as the tuple of its values); fields of other types (dicts,
+    lists, objects) are left to TrainingArguments."""
+    import enum
+    import types as builtin_types
+    import typing
+
+    from transformers import TrainingArguments
+
+    hints = typing.get_type_hints(TrainingArguments)
+    types: dict[str, frozenset] = {}
+    for fld in dataclasses.fields(TrainingArguments):
+        hint = hints[fld.name]
+        union = typing.get_origin(hint) in (typing.Union, builtin_types.UnionType)
+        parts = typing.get_args(hint) if union else (hint,)
+        kinds: set = set()
+        for part in parts:
+            if part in _SIMPLE:
+                kinds.add(_SIMPLE[part])
+            elif isinstance(part, type) and issubclass(part, enum.Enum):
+                kinds.add(tuple(member.value for member in part))
+            else:
+                kinds = set()
+                break
+        if kinds:
+            if any(isinstance(kind, tuple) for kind in kinds):
+                kinds.discard("str")  # `Strategy | str`: the string must name a member
+            types[fld.name] = frozenset(kinds)
+    return types
+
+
+def _has_type(value: Any, kinds: frozenset) -> bool:
+    if value is None:
+        return "none" in kinds
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return bool(kinds & {"int", "float"})
+    if isinstance(value, float):
+        return "float" in kinds
+    if isinstance(value, str):
+        return "str" in kinds or any(isinstance(k, tuple) and value in k for k in kinds)
+    return False
+
+
+def _type_text(kinds: frozenset) -> str:
+    texts = ["true", "false"] if "bool" in kinds else []
+    texts += ["a number" if "float" in kinds else "a whole number"] if kinds & {"int", "float"} \
+        else []
+    texts += ["text"] if "str" in kinds else []
+    texts += ["one of " + ", ".join(k) for k in kinds if isinstance(k, tuple)]
+    if "none" in kinds:
+        texts.append("null")
+    return " or ".join(texts) if len(texts) < 3 else ", ".join(texts[:-1]) + " or " + texts[-1]
+
+
+def _shown(value: Any) -> str:
+    """A value as the user writes it on the command line (text quoted, to show it is text)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "null" if value is None else repr(value)
 
 
 def _did_you_mean(matches: list[str]) -> str:

@@ -7,6 +7,7 @@ counted per problem and dropped (or, with data.invalid_records=fail, refused bef
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,8 +135,8 @@ def check_records(
     """Keep the usable records in the flat layout; count and describe the others."""
     kept: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
-    for record in records:
-        example = _check_record(record, report, version_2=version_2, is_train=is_train,
+    for index, record in enumerate(records):
+        example = _check_record(record, report, index, version_2=version_2, is_train=is_train,
                                 require_answers=require_answers)
         if example is None:
             continue
@@ -151,7 +152,7 @@ class _Dropped(Exception):
     """A record that cannot be used; args: (kind, detail)."""
 
 
-def _check_record(record, report, **rules) -> dict[str, Any] | None:
+def _check_record(record, report, index: int, **rules) -> dict[str, Any] | None:
     if isinstance(record, BadPart):
         report.problem(record.kind, record.where, record.detail)
         return None
@@ -159,24 +160,69 @@ def _check_record(record, report, **rules) -> dict[str, Any] | None:
         return _example(record, report, **rules)
     except _Dropped as dropped:
         kind, detail = dropped.args
-        report.problem(kind, f"id {record.get('id')!r}", detail)
+        qid = record.get("id")  # a record without a usable id is named by its position
+        where = f"id {qid!r}" if _is_id(qid) else f"record {index} (0-based)"
+        report.problem(kind, where, detail)
         return None
 
 
 def _example(record, report, *, version_2, is_train, require_answers) -> dict[str, Any]:
     context, question = _question_fields(record, require_answers)
+    title = _typed_fields(record)
     texts, starts = _answers(record, context, report, version_2=version_2,
                              is_train=is_train) if require_answers else ([], [])
-    _check_unicode({"id": str(record["id"]), "title": str(record.get("title") or ""),
-                    "context": context, "question": question,
+    _check_unicode({"id": record["id"], "title": title, "context": context,
+                    "question": question,
                     **{f"answer {i}": text for i, text in enumerate(texts)}})
     return {
-        "id": str(record["id"]),
-        "title": str(record.get("title") or ""),
+        "id": record["id"],
+        "title": title,
         "context": context,
         "question": question,
         "answers": {"text": texts, "answer_start": starts},
     }
+
+
+def _is_id(value: Any) -> bool:
+    """An id is non-blank text: it keys predictions.json, and the official scripts look the
+    file's own id up there (a number or list would be turned into other text)."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _shown(value: Any) -> str:
+    """A field's value in a message, cut short (a record may hold anything)."""
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _typed_fields(record: dict[str, Any]) -> str:
+    """Check the id, title and is_impossible of a record, each of the JSON type SQuAD gives it
+    (never converted: a list id would become other text); return the title ("" if absent)."""
+    qid = record["id"]
+    if not _is_id(qid):
+        raise _Dropped("malformed_id", f"the id is {_described(qid)}; an id is non-empty text")
+    title = record.get("title")
+    if title is not None and not isinstance(title, str):
+        raise _Dropped("malformed_field", f"the title is {_described(title)}, not text")
+    flag = record.get("is_impossible")
+    if flag is not None and not isinstance(flag, bool):
+        raise _Dropped("malformed_field", f"is_impossible is {_described(flag)}, not true or "
+                                          "false")
+    return title or ""
+
+
+def _described(value: Any) -> str:
+    """A value with the JSON name of its type, as the user sees it in the file: `a list
+    ["x"]`, `text '0'`, `null`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif isinstance(value, (int, float)):
+        kind = "a number"
+    else:
+        kind = {dict: "an object", list: "a list", str: "text"}.get(type(value), "a value")
+    return f"{kind} {_shown(value)}"
 
 
 def _check_unicode(fields: dict[str, str]) -> None:
@@ -202,16 +248,17 @@ def _question_fields(record: dict[str, Any], require_answers: bool) -> tuple[str
 
 
 def _answers(record, context, report, *, version_2, is_train) -> tuple[list[str], list[int]]:
-    answers = _answer_lists(record["answers"])
-    if answers is None:
-        raise _Dropped("malformed_answers",
-                       "answers is not {text: [strings], answer_start: [integers]}")
-    texts, starts = answers
-    if bool(record.get("is_impossible", False)) and texts:
+    texts, starts = _answer_lists(record["answers"])
+    if record.get("is_impossible") and texts:
         raise _Dropped("inconsistent_v2_flag", "is_impossible but has answers")
     if not texts and not version_2:
         raise _Dropped("no_answer", "no answers in a SQuAD v1.1 dataset")
     for i, (text, start) in enumerate(zip(texts, starts)):
+        if not 0 <= start <= len(context) - len(text):  # any answer, any split: not a position
+            raise _Dropped("answer_outside_context",
+                           f"answer_start {_shown(start)} of answer {i} ({_shown(text)}) is "
+                           "not a position in the "
+                           f"{len(context)}-character context")
         problem = _check_answer(context, text, start)
         if problem == "repairable":
             starts[i] = _nearby_start(context, text, start)
@@ -221,22 +268,30 @@ def _answers(record, context, report, *, version_2, is_train) -> tuple[list[str]
     return texts, starts
 
 
-def _answer_lists(answers: Any) -> tuple[list[str], list[int]] | None:
+MALFORMED_ANSWERS = "answers is not {text: [strings], answer_start: [integers]}"
+
+
+def _answer_lists(answers: Any) -> tuple[list[str], list[int]]:
+    """The answer texts and starts, or _Dropped("malformed_answers") naming the field."""
     if isinstance(answers, list):  # a list of {"text", "answer_start"} dicts
-        try:
-            answers = {
-                "text": [a["text"] for a in answers],
-                "answer_start": [a["answer_start"] for a in answers],
-            }
-        except (KeyError, TypeError):
-            return None
+        if not all(isinstance(a, dict) and "text" in a and "answer_start" in a for a in answers):
+            raise _Dropped("malformed_answers", f"{MALFORMED_ANSWERS} (nor a list of {{text, "
+                                                "answer_start}} objects)")
+        answers = {"text": [a["text"] for a in answers],
+                   "answer_start": [a["answer_start"] for a in answers]}
     if not isinstance(answers, dict):
-        return None
+        raise _Dropped("malformed_answers", f"{MALFORMED_ANSWERS}: it is {_described(answers)}")
     texts, starts = answers.get("text"), answers.get("answer_start")
     if not isinstance(texts, list) or not isinstance(starts, list) or len(texts) != len(starts):
-        return None
-    if not all(isinstance(t, str) for t in texts) or not all(_is_int(s) for s in starts):
-        return None
+        raise _Dropped("malformed_answers", f"{MALFORMED_ANSWERS}: text and answer_start are "
+                                            "not two lists of one length")
+    for i, (text, start) in enumerate(zip(texts, starts)):
+        if not isinstance(text, str):
+            raise _Dropped("malformed_answers",
+                           f"the text of answer {i} is {_described(text)}, not text")
+        if not _is_int(start):  # a float, boolean, text or null is not a position
+            raise _Dropped("malformed_answers", f"answer_start of answer {i} is "
+                                                f"{_described(start)}, not an integer")
     return list(texts), list(starts)
 
 

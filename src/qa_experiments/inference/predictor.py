@@ -15,7 +15,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,19 +74,23 @@ class LoadedRun:
 
 
 def load_run(path: str | Path, null_threshold: float | str | None = None,
-             precision: str | None = None) -> LoadedRun:
+             precision: str | None = None,
+             check_inputs: Callable[[DictConfig], None] | None = None) -> LoadedRun:
     """Load a run directory (`model/` + `config.json`), a bare checkpoint directory, or an
     ONNX export directory (qa-export; `precision` fp32 or int8, default int8 when exported).
 
     `null_threshold` (a number or "auto", the tuned one) replaces the run's
     data.null_score_diff_threshold; RunLoadError, before the model is loaded, when the run
     decodes as SQuAD v1.1 (the threshold would change nothing) or for auto without a tuned one.
+    `check_inputs`, if given, is called with the run's data settings once the run is checked
+    and before the model is loaded: a command's own input checks (its data file's records)
+    fail before any weights are read.
     """
     path = Path(path).expanduser()
     if not path.is_dir():
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
     if (path / EXPORT_FILE).is_file():
-        return load_export(path, null_threshold, precision)
+        return load_export(path, null_threshold, precision, check_inputs)
     model_dir = model_directory(path)
     _check_run_finished(path, model_dir)
     if not (model_dir / layout.CONFIG).is_file() or not _has_weights(model_dir):
@@ -103,6 +107,8 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
     calibration, tuned_threshold = _stored_calibration(model_dir)  # before the heavy loading
     data_cfg.null_score_diff_threshold = _decoding_threshold(
         data_cfg, null_threshold, tuned_threshold, path)
+    if check_inputs is not None:
+        check_inputs(data_cfg)
     try:
         tokenizer = load_tokenizer(model_cfg)
         model = load_model(model_cfg, trained=True)
@@ -117,8 +123,8 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
                      calibration, tuned_threshold)
 
 
-def load_export(path: Path, null_threshold: float | str | None, precision: str | None
-                ) -> LoadedRun:
+def load_export(path: Path, null_threshold: float | str | None, precision: str | None,
+                check_inputs: Callable[[DictConfig], None] | None = None) -> LoadedRun:
     """An ONNX export directory (inference.onnx_backend) loaded like a run."""
     try:
         settings = json.loads((path / EXPORT_FILE).read_text(encoding="utf-8"))
@@ -141,6 +147,8 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
     if null_threshold is not None:
         data_cfg.null_score_diff_threshold = _decoding_threshold(
             data_cfg, null_threshold, tuned_threshold, path)
+    if check_inputs is not None:
+        check_inputs(data_cfg)
     tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(name="export",
                                                                 name_or_path=str(path))))
     model = OnnxModel(path / file, inputs, batch_size, tokenizer.pad_token_id or 0)
@@ -266,16 +274,18 @@ def _data_config(trained: dict[str, Any]) -> DictConfig:
 
 
 def load_examples(
-    run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
+    run: LoadedRun | DictConfig, data_file: str | Path, *, max_samples: int | None = None,
     require_answers: bool = True,
 ) -> tuple[datasets.Dataset, SplitReport]:
-    """The usable records of a SQuAD file (nested or flat), read like a run's eval split.
+    """The usable records of a SQuAD file (nested or flat), read like a run's eval split with
+    the run's data settings (`run`: a loaded run, or its data settings before it is loaded).
 
     With `require_answers=False` (questions to answer rather than to score) a record needs
     only id, question and context. Records left out are named in one line on stderr.
     """
+    data_cfg = run.data_cfg if isinstance(run, LoadedRun) else run
     reading = {"dataset_name": None, "eval_file": str(data_file), "max_eval_samples": max_samples}
-    examples, report = load_split(OmegaConf.merge(run.data_cfg, reading), "eval",
+    examples, report = load_split(OmegaConf.merge(data_cfg, reading), "eval",
                                   require_answers=require_answers)
     if report.dropped:  # left out, never silently: one line naming the first of each problem
         print(f"note: {report.summary()}", file=sys.stderr)
@@ -285,9 +295,12 @@ def load_examples(
 def predict_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
+    examples: tuple[datasets.Dataset, SplitReport] | None = None,
 ) -> tuple[datasets.Dataset, list[Prediction]]:
-    """Answer every question of a SQuAD file; return its examples and their answers."""
-    examples, _ = load_examples(run, data_file, max_samples=max_samples, require_answers=False)
+    """Answer every question of a SQuAD file (or its `examples`, already read by
+    `load_examples` with `require_answers=False`); return its examples and their answers."""
+    examples, _ = examples or load_examples(run, data_file, max_samples=max_samples,
+                                            require_answers=False)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         start_logits, end_logits = predict_logits(trainer, features)
@@ -306,11 +319,13 @@ def confidence(run: LoadedRun, prediction: Prediction) -> float | None:
 def evaluate_file(
     run: LoadedRun, data_file: str | Path, *, max_samples: int | None = None,
     batch_size: int | None = None, progress: bool = False,
+    examples: tuple[datasets.Dataset, SplitReport] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file, computed as after training,
-    and the per-question records (`answers.question_records`)."""
+    """Official EM/F1 (plus the v2 breakdown) on a SQuAD file (or its `examples`, already
+    read by `load_examples`), computed as after training, and the per-question records
+    (`answers.question_records`)."""
     started = time.perf_counter()
-    examples, report = load_examples(run, data_file, max_samples=max_samples)
+    examples, report = examples or load_examples(run, data_file, max_samples=max_samples)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
     with prediction_trainer(run, batch_size, progress=progress) as trainer:
         evaluation = evaluate_features(trainer, features, examples, run.data_cfg)

@@ -40,6 +40,32 @@ def write_json(path: str | Path, data: Any) -> Path:
     return write_text(path, text + "\n")
 
 
+def rewrite_in_place(path: str | Path, data: Any, shorten: str | None = None) -> bool:
+    """Write `data` as JSON over the existing file `path`, in the room it already takes on disk:
+    the fallback for a small record (a failed status) when the disk is full, where the atomic
+    write cannot make its temporary copy. Too long for that room, the text under the key
+    `shorten` is cut. Not atomic; False when it cannot be written either."""
+    path = Path(path)
+    try:
+        room = max(path.stat().st_blocks * 512, path.stat().st_size)
+        while True:
+            text = json.dumps(finite_or_null(data), indent=2, ensure_ascii=False,
+                              allow_nan=False) + "\n"
+            encoded = text.encode("utf-8")
+            cut = data.get(shorten) if shorten and isinstance(data, dict) else None
+            if len(encoded) <= room or not isinstance(cut, str) or len(cut) < 8:
+                break
+            data = {**data, shorten: cut[: len(cut) // 2] + "..."}
+        with path.open("r+b") as handle:
+            handle.write(encoded)
+            handle.truncate()
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        return False
+    return True
+
+
 def finite_or_null(data: Any) -> Any:
     """`data` with every NaN or infinite float replaced by None."""
     if isinstance(data, float):

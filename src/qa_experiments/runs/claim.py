@@ -60,6 +60,52 @@ def owned(run_dir: Path) -> Iterator[None]:
         os.close(handle)
 
 
+@contextlib.contextmanager
+def kept_from_jobs(path: Path, what: str = "--out") -> Iterator[None]:
+    """While the block writes `what` at `path`: a shared lock on every existing directory at
+    and above it, so that no job claims one of them meanwhile (`owned` is refused, as for a
+    second job). RunDirError at once, before the block runs, when a live job holds one of them
+    already: no command writes into a run directory while its job runs there. The lock is
+    `owned`'s own (flock), tried without waiting and held only for the block."""
+    path = Path(path).expanduser().resolve()
+    held: list[int] = []
+    try:
+        for directory in (path, *path.parents):
+            handle = _open_directory(directory)
+            if handle is None:
+                continue
+            held.append(handle)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                where = "is" if directory == path else f"lies in {str(directory)!r},"
+                raise RunDirError(
+                    f"{what} {str(path)!r} {where} a directory that a running job holds "
+                    "(qa-train writing its run there); nothing is written. Wait for that job "
+                    "to end, or give a path outside it.") from None
+            except OSError:
+                continue  # a file system without flock: no job can hold a directory there
+        yield
+    finally:
+        for handle in held:
+            os.close(handle)  # releases the lock
+
+
+def check_not_held(path: Path, what: str = "--out") -> None:
+    """RunDirError when a live job holds `path` or a directory above it (`kept_from_jobs`)."""
+    with kept_from_jobs(path, what):
+        pass
+
+
+def _open_directory(path: Path) -> int | None:
+    """A read-only descriptor of the directory `path` (None: no such directory, or one this
+    user cannot open)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
 def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],
           resume: bool) -> dict | None:
     """The results of the same job if it already finished in `run_dir`, else None (the job may
