@@ -115,7 +115,7 @@ def start(run_dir, *extra):
 def kill_and_resume(tmp_path, *extra) -> None:
     """SIGKILL a run after checkpoint-40 began; checkpoint-40 then reads as damaged (empty
     trainer_state.json), so the resume must fall back to checkpoint-30 and end exactly like an
-    uninterrupted run with the same `extra` overrides."""
+    uninterrupted run with the same `extra` overrides. The run directory is tmp_path/killed."""
     reference = start(tmp_path / "uninterrupted", *extra)
     assert reference.wait(timeout=600) == 0, reference.stderr.read()[-2000:]
 
@@ -213,6 +213,43 @@ def wandb_history(run_dir, key: str) -> list[float]:
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     rows = [r["history"]["item"] for r in records if r.get("type") == "history"]
     return [row[key] for row in rows if key in row]
+
+
+def wandb_attempts(run_dir) -> list[dict]:
+    """Every attempt's offline W&B run in `run_dir`, oldest first: its run id, config and
+    history rows, read back with W&B's own reader."""
+    attempts = []
+    for offline in sorted((run_dir / "wandb").glob("offline-run-*")):  # named by start time
+        inspect = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline)]
+        done = subprocess.run(inspect, capture_output=True, text=True, check=True)
+        records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        summary = subprocess.run([*inspect[:-1], "--summary", str(offline)], capture_output=True,
+                                 text=True, check=True)
+        attempts.append({
+            "id": offline.name.rsplit("-", 1)[1],  # offline-run-<time>-<id>: also when empty
+            "rows": [r["history"]["item"] for r in records if r.get("type") == "history"],
+            **{k: v for k, v in json.loads(summary.stdout).items() if k in ("config", "summary")},
+        })
+    return attempts
+
+
+def assert_one_wandb_run_across_attempts(run_dir, attempts: int) -> list[dict]:
+    """The run's `attempts` offline W&B runs are one run: the same id (the one wandb_run.json
+    names), the same config, and a history whose optimizer steps each appear once, the later
+    attempt continuing where the earlier one stopped. The attempts, oldest first."""
+    runs = wandb_attempts(run_dir)
+    assert len(runs) == attempts
+    state = json.loads((run_dir / "wandb_run.json").read_text())
+    assert {run["id"] for run in runs} == {state["id"]}
+    configs = [run["config"] for run in runs if run.get("config")]  # a killed one may be empty
+    assert configs and all(config == configs[0] for config in configs)
+    steps = [row["_step"] for run in runs for row in run["rows"]]
+    assert steps == sorted(set(steps)), steps  # each step once, in order across attempts
+    assert state["last_step"] == steps[-1]
+    logged = [row["train/global_step"] for run in runs for row in run["rows"]
+              if "train/loss" in row]
+    assert logged == sorted(set(logged)) and logged, logged
+    return runs
 
 
 def find_key(tree, key):

@@ -9,12 +9,23 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import kill_and_resume, start
+from helpers import assert_one_wandb_run_across_attempts, kill_and_resume, start
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
-    kill_and_resume(tmp_path)
+def test_killed_run_resumes_to_the_uninterrupted_result_in_the_same_wandb_run(tmp_path):
+    kill_and_resume(tmp_path, "logger=wandb", "logger.mode=offline")
+    killed = tmp_path / "killed"
+    # SIGKILL: W&B keeps only what it had written of the killed attempt (it writes its log
+    # every few seconds), but the resumed attempt never logs a step the killed one reached
+    _, second = assert_one_wandb_run_across_attempts(killed, attempts=2)
+    results = json.loads((killed / "results.json").read_text())
+    assert second["rows"][0]["_step"] > 40 > results["resumed_from_step"] == 30
+    assert second["rows"][-1]["_step"] == results["train_steps"]
+    # the summary holds whole-run figures, not the resumed attempt's
+    assert second["summary"]["train/runtime_seconds"] == pytest.approx(results["train_runtime"])
+    assert second["summary"]["eval/f1"] == pytest.approx(results["f1"])
+    assert "train_runtime" not in second["summary"]
 
 
 def test_nan_loss_stops_the_run_and_leaves_no_non_finite_checkpoint(tmp_path):

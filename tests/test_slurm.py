@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FAST, RESUMABLE
+from helpers import FAST, RESUMABLE, assert_one_wandb_run_across_attempts
 from helpers import start as run_locally
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.compare import main as compare_main
@@ -101,8 +102,9 @@ def test_signalled_job_is_requeued_and_resumes_to_the_uninterrupted_result(tmp_p
     # The uninterrupted reference runs locally meanwhile.
     reference = run_locally(tmp_path / "uninterrupted", *SHORTER)
     sweep = tmp_path / "sweep"
-    launcher = subprocess.Popen(command(sweep, *RESUMABLE, *SHORTER), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(command(sweep, *RESUMABLE, *SHORTER, "logger=wandb",
+                                        "logger.mode=offline"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     request.addfinalizer(launcher.kill)
     wait_for(lambda: list((sweep / "0" / "checkpoints").glob("checkpoint-*")), launcher)
     (log,) = sweep.glob(".submitit/*/*_0_log.out")  # <job id>_<task>_log.out
@@ -116,6 +118,14 @@ def test_signalled_job_is_requeued_and_resumes_to_the_uninterrupted_result(tmp_p
     assert "SLURM requeued this job" in (sweep / "0" / "train.log").read_text()
     assert json.loads((sweep / "0" / "predictions.json").read_text()) == json.loads(
         (tmp_path / "uninterrupted" / "predictions.json").read_text())
+    # one W&B run: the requeued attempt continues the run past the last step the preempted one
+    # logged (SLURM's SIGTERM also stops W&B's service, which loses its unwritten rows)
+    _, second = assert_one_wandb_run_across_attempts(sweep / "0", attempts=2)
+    floor = int(re.search(r"Continuing W&B run \w+ from step (\d+)\.",
+                          (sweep / "0" / "train.log").read_text())[1])
+    assert floor >= 5 and second["rows"][0]["_step"] > floor
+    assert second["rows"][-1]["_step"] == results["train_steps"]
+    assert second["summary"]["train/runtime_seconds"] == pytest.approx(results["train_runtime"])
 
 
 def wait_for(condition, process: subprocess.Popen, timeout: float = 300) -> None:

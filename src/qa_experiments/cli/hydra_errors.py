@@ -30,6 +30,11 @@ SWEEPER_PARAMS = "hydra.sweeper.params."
 NEEDS_SWEEP_EXTRA = ("Error locating target 'optuna.", "hydra/launcher/joblib",
                      "hydra/launcher/submitit")
 
+# hydra/launcher=ray_cluster found no cluster: Ray's own message names a `--address` flag.
+NO_RAY_CLUSTER = ("no running Ray cluster to connect to: set RAY_ADDRESS=HOST:PORT (or "
+                  "hydra.launcher.ray.init.address=HOST:PORT) to its head node's address, or "
+                  "start one on this machine with `ray start --head`")
+
 
 def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
     """Run `hydra_main`; a configuration mistake Hydra raises exits 2 after one line on stderr."""
@@ -43,6 +48,9 @@ def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
         report_error(prog, one_line(error))
         sys.exit(2)
     except Exception as error:
+        if _is_no_ray_cluster(error):
+            report_error(prog, NO_RAY_CLUSTER)
+            sys.exit(2)
         if not (isinstance(error, (HydraException, OmegaConfBaseException))
                 or _is_path_error(error) or _is_command_line_error(error)):
             raise  # a failure, not a mistake in the command line
@@ -94,6 +102,12 @@ def _is_command_line_error(error: BaseException) -> bool:
         return False
     frames = list(traceback.walk_tb(error.__traceback__))
     return frames[-1][0].f_globals.get("__name__") == "hydra._internal.utils"
+
+
+def _is_no_ray_cluster(error: BaseException) -> bool:
+    """ray.init(address="auto") found neither RAY_ADDRESS nor a cluster started here."""
+    return isinstance(error, ConnectionError) and "Could not find any running Ray instance" in (
+        str(error))
 
 
 def _first_line(error: BaseException) -> str:

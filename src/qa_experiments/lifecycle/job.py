@@ -20,7 +20,7 @@ from qa_experiments.analysis.error_report import write_report
 from qa_experiments.config.schema import ConfigError, validate_config
 from qa_experiments.data.squad_files import check_readable, file_sha256
 from qa_experiments.hub import resolve_local_files_only
-from qa_experiments.lifecycle import slurm
+from qa_experiments.lifecycle import device_slots, slurm
 from qa_experiments.runs import claim, layout
 from qa_experiments.runs.summary import run_summary
 from qa_experiments.search.trial_protocol import TrialPruned
@@ -47,7 +47,9 @@ def train(cfg: DictConfig) -> float:
                      run_summary(previous, run_dir))
             return previous["f1"]
         try:
-            results = run_job(cfg, hydra_cfg, run_dir, overrides)
+            with device_slots.job_devices(cfg.hardware, hydra_cfg.launcher.get("_target_"),
+                                          hydra_cfg.mode == RunMode.MULTIRUN):
+                results = run_job(cfg, hydra_cfg, run_dir, overrides)
         except TrialPruned as pruned:
             log.info("Optuna trial %s", pruned)
             return pruned.scores[-1]["f1"]
@@ -111,12 +113,16 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     (and a W&B run) whatever happens."""
     chief = layout.is_writer()
     if chief:
-        claim.remove_stale_temp_files(run_dir)
-        claim.remove_earlier_outputs(run_dir)
-        if not cfg.resume:
-            claim.start_over(run_dir)
-        claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
-        layout.write_status(run_dir, layout.RUNNING, overrides)
+        try:
+            claim.remove_stale_temp_files(run_dir)
+            claim.remove_earlier_outputs(run_dir)
+            if not cfg.resume:
+                claim.start_over(run_dir)
+            claim.save_hydra_files(run_dir, cfg, HydraConfig.instance().cfg)
+            layout.write_status(run_dir, layout.RUNNING, overrides)
+        except BaseException as error:  # never the earlier attempt's `running` left standing
+            layout.write_status(run_dir, layout.FAILED, overrides, error)
+            raise
     run = None
     try:
         check_inputs(cfg)  # before a W&B run starts
@@ -126,11 +132,12 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         if chief:
             run = wandb_run.start_run(
                 cfg.logger,
-                config=OmegaConf.to_container(cfg, resolve=True),
+                config=experiment_config(cfg),
                 run_dir=run_dir,
                 name=hydra_cfg.job.override_dirname or run_dir.name,
                 group=sweep_group(hydra_cfg),
                 tags=[cfg.model.name, cfg.data.name],
+                resume=cfg.resume,
             )
         results = run_experiment(cfg, run_dir, run)
         if chief:
@@ -144,15 +151,23 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     except BaseException as error:
         if chief:
             layout.write_status(run_dir, layout.FAILED, overrides, error)
-        wandb_run.finish_run(run, None, exit_code=1)
+        wandb_run.close_failed_run(run)
         raise
     if chief:
         layout.write_status(run_dir, layout.FINISHED, overrides)
         claim.remove_checkpoints(run_dir)
     final = wandb_run.summary_metrics(results)
-    wandb_run.log_final(run, final)
+    wandb_run.log_final(run, final, results["train_steps"])
     wandb_run.finish_run(run, final, exit_code=0)
     return results
+
+
+def experiment_config(cfg: DictConfig) -> dict:
+    """The config a W&B run records: the experiment's, without `resume`, which describes an
+    attempt (a resumed attempt continues the W&B run with its config unchanged)."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    del config["resume"]
+    return config
 
 
 def write_error_report(run_dir: Path, run) -> None:

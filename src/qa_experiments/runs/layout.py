@@ -14,7 +14,9 @@ In the order a job writes them:
 - `predictions.json`, `nbest_predictions.json`, `na_prob.json` (v2), `eval_questions.jsonl`
 - `results.json`: the metrics
 - `report/`: the error-analysis report (one that fails is a warning; `qa-report` redoes it)
-- `wandb/`: the W&B run files (`logger=wandb`)
+- `wandb/`: the W&B run files (`logger=wandb`), one `offline-run-*` per attempt offline
+- `wandb_run.json`: the job's W&B run id and last logged step, which a resumed attempt
+  continues (one W&B run per job across restarts)
 
 What a finished run keeps: everything above except `checkpoints/`. A finished run is never
 resumed (the same command reuses its results, another one is refused), so its checkpoints,
@@ -29,7 +31,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.runs.atomic import write_json
+from qa_experiments.runs.atomic import rewrite_in_place, write_json
 
 STATUS = "status.json"
 CONFIG = "config.json"
@@ -46,12 +48,13 @@ CHECKPOINTS_DIR = "checkpoints"
 HYDRA_DIR = ".hydra"
 OVERRIDES = "overrides.yaml"  # in HYDRA_DIR
 WANDB_DIR = "wandb"
+WANDB_RUN = "wandb_run.json"  # the job's W&B run id and last logged step (tracking.wandb_run)
 
 RUNNING, FINISHED, FAILED, PRUNED = "running", "finished", "failed", "pruned"
 
 # The files of a training run (beside its status.json): no other command may replace them.
 RUN_FILES = frozenset({STATUS, CONFIG, RESULTS, PREDICTIONS, NBEST_PREDICTIONS,
-                       NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG})
+                       NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG, WANDB_RUN})
 # Every name a run owns at its top level: nothing else may write there or below.
 RUN_NAMES = RUN_FILES | {MODEL_DIR, REPORT_DIR, CHECKPOINTS_DIR, HYDRA_DIR, WANDB_DIR}
 # What an attempt writes once it has trained or evaluated; status.json says if they are complete.
@@ -76,12 +79,19 @@ def read_json(path: Path) -> Any:
 
 
 def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:
-    """Record the job's state where `qa-compare` and later re-runs of the sweep find it."""
-    write_json(run_dir / STATUS, {
+    """Record the job's state where `qa-compare` and later re-runs of the sweep find it. A
+    `failed` status that cannot be written atomically (a full disk: no room for the temporary
+    copy) is written over the old status in place, so a run never stays `running` for it."""
+    data = {
         "status": status,
         "overrides": overrides,
         "error": None if error is None else f"{type(error).__name__}: {error}",
-    })
+    }
+    try:
+        write_json(run_dir / STATUS, data)
+    except OSError:
+        if status != FAILED or not rewrite_in_place(run_dir / STATUS, data, shorten="error"):
+            raise
 
 
 def is_run_dir(path: Path) -> bool:

@@ -3,6 +3,13 @@
 A W&B run that cannot start (no network or API key in online mode, a bad WANDB_MODE) fails the
 job within about INIT_TIMEOUT_S seconds with one line (TrackingError), never silently
 falls back to offline: the user asked for the run to be online.
+
+One W&B run per job across restarts: the run directory's wandb_run.json holds the run's id and
+the last optimizer step logged to it. A resumed attempt (resume=true, or a SLURM requeue)
+continues that run, and logs each history row at its optimizer step (W&B's step) only past the
+last step an earlier attempt logged, so the history holds every step once. Offline, each
+attempt writes its own `offline-run-*` directory under the same id; `wandb sync` uploads them
+in order into the one run.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ import os
 import re
 import socket
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa_experiments.analysis.error_report import slice_summary
 from qa_experiments.analysis.slices import question_type
 from qa_experiments.errors import UserError
+from qa_experiments.runs import layout
+from qa_experiments.runs.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +66,56 @@ def _has_credentials() -> bool:
         return False
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what wandb_run.json may name (it is read back)
+
+
+@dataclass
+class JobRun:
+    """The job's W&B run (`run`) and where its history stands: `floor` is the last optimizer
+    step an earlier attempt of the job logged; rows up to it are in the run already."""
+
+    run: Any
+    state_file: Path
+    floor: int = 0
+    pending: bool = False  # a row logged at the current step, not yet written
+    step: int = 0  # the step of the last row logged
+
+    def log(self, row: dict[str, Any], step: int) -> None:
+        """Log `row` at optimizer step `step`, unless an earlier attempt logged that step."""
+        if step <= self.floor:
+            return
+        self.run.log(row, step=step)  # W&B writes the row once a later step comes (or flush)
+        self.pending, self.step = True, step
+        write_json(self.state_file, {"id": self.run.id, "last_step": step})
+
+    def flush(self) -> None:
+        """Write the row of the last step now, so that the summary is edited after it."""
+        if self.pending:
+            self.run.log({}, commit=True)
+            self.pending = False
+
+
+def earlier_run(state_file: Path) -> tuple[str, int] | None:
+    """(W&B run id, last step logged) of the job's earlier attempt, from `state_file`; None
+    when there is none or the file is not one this module writes (a new run starts then)."""
+    state = layout.read_json(state_file)
+    if not isinstance(state, dict):
+        return None
+    run_id, step = state.get("id"), state.get("last_step")
+    if (not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id)
+            or isinstance(step, bool) or not isinstance(step, int) or step < 0):
+        log.warning("%s is not a W&B run record (id and last_step); starting a new W&B run.",
+                    state_file)
+        return None
+    return run_id, step
+
+
 def start_run(
     logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, group: str | None,
-    tags: list[str],
-):
+    tags: list[str], resume: bool = False,
+) -> JobRun | None:
     """Start the job's W&B run before the Trainer (which then logs into it); None if disabled.
+    With `resume`, continue the run an earlier attempt of the job started, if any.
 
     `group` (the sweep) applies unless logger.group is set.
     """
@@ -71,8 +126,12 @@ def start_run(
     mode = wandb_mode(logger_cfg.mode)
     forget_unreachable_service()
     timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
+    state_file = run_dir / layout.WANDB_RUN
+    earlier = earlier_run(state_file) if resume else None
     try:
         run = wandb.init(
+            id=earlier[0] if earlier else None,
+            resume="allow" if earlier else None,
             project=logger_cfg.project,
             entity=logger_cfg.entity,
             group=logger_cfg.group or group,
@@ -89,9 +148,15 @@ def start_run(
         )
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
         raise start_failure(error, mode, timeout) from error
-    if mode == "offline":
-        log.info("W&B is offline; upload the run later with: wandb sync %s", sync_dir(run))
-    return run
+    floor = earlier[1] if earlier else 0
+    if earlier:
+        log.info("Continuing W&B run %s from step %d.", run.id, floor)
+    write_json(state_file, {"id": run.id, "last_step": floor})
+    if mode == "offline":  # every attempt's directory, in order: they sync into one run
+        attempts = sorted(Path(sync_dir(run)).parent.glob(f"offline-run-*-{run.id}"))
+        log.info("W&B is offline; upload the run later with: wandb sync %s",
+                 " ".join(map(str, attempts or [sync_dir(run)])))
+    return JobRun(run, state_file, floor, step=floor)
 
 
 # wandb's WANDB_SERVICE token: "<version>-<pid>-unix-<socket path>" or "...-tcp-localhost-<port>".
@@ -167,20 +232,22 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     return summary
 
 
-def log_final(run, metrics: dict[str, float]) -> None:
-    """Log the final metrics as the run's last history row, after any intermediate `eval/f1`
-    on the pruning slice, so that the metric's history (what W&B's Hyperband reads) ends on the
-    full-set score."""
-    if run is not None:
-        run.log(metrics)
+def log_final(job_run: JobRun | None, metrics: dict[str, float], step: int) -> None:
+    """Log the final metrics in the run's last history row (the last optimizer step `step`),
+    after any intermediate `eval/f1` on the pruning slice, so that the metric's history (what
+    W&B's Hyperband reads) ends on the full-set score."""
+    if job_run is not None:
+        job_run.log(metrics, step)
 
 
-def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
+def finish_run(job_run: JobRun | None, summary: dict[str, Any] | None, exit_code: int,
                tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
     """Record the final metrics (and extra `tags`), remove the summary keys `unset`, and close
     the run, also when the job failed."""
-    if run is None:
+    if job_run is None:
         return
+    job_run.flush()
+    run = job_run.run
     if tags:
         run.tags = tuple(sorted({*run.tags, *tags}))
     if summary:
@@ -191,22 +258,34 @@ def finish_run(run, summary: dict[str, Any] | None, exit_code: int,
     run.finish(exit_code=exit_code)
 
 
+def close_failed_run(job_run: JobRun | None) -> None:
+    """Close the run of a job that failed or is being stopped (a SystemExit from SLURM's
+    preemption handler): W&B may be shutting down already, and its error there must never
+    replace the job's own, which decides what happens next (a requeue)."""
+    try:
+        finish_run(job_run, None, exit_code=1)
+    except Exception as error:  # wandb raises HandleAbandonedError, ConnectionResetError, ...
+        log.warning("The W&B run was not closed cleanly: %s: %s", type(error).__name__, error)
+
+
 PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
                       "exact_match", "f1", "question_type")
 
 
-def log_report(run, report) -> None:
+def log_report(job_run: JobRun | None, report) -> None:
     """Send an error-analysis report (analysis.error_report.Report) to the W&B run: slice scores
     into the summary, its charts as images and a predictions table to filter errors by."""
-    if run is None:
+    if job_run is None:
         return
     import wandb
+
+    run = job_run.run
 
     run.summary.update(slice_summary(report.slices))
     rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
              r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
              question_type(r)] for r in report.records]
-    run.log({
+    job_run.log({  # in the last step's row: the report describes the trained model
         **{f"report/{name}": wandb.Image(str(path)) for name, path in report.charts.items()},
         "report/predictions": wandb.Table(columns=list(PREDICTION_COLUMNS), data=rows),
-    })
+    }, job_run.step)

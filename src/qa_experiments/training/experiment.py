@@ -28,6 +28,7 @@ from qa_experiments.scoring.model_eval import evaluate_features
 from qa_experiments.scoring.question_records import write_question_records
 from qa_experiments.scoring.tuning import CALIBRATION_FILE
 from qa_experiments.search.trial_protocol import TrialPruned
+from qa_experiments.tracking.wandb_callback import JobRunCallback
 from qa_experiments.training.finite_guard import FiniteGuard
 from qa_experiments.training.ledger import RunLedger
 from qa_experiments.training.trainer import QATrainer
@@ -75,6 +76,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
     checkpoint = resume_checkpoint(cfg, args)
     ledger = RunLedger()
     trainer.add_callback(FiniteGuard(resumed_from=checkpoint))
+    if wandb_run is not None:
+        trainer.add_callback(JobRunCallback(wandb_run))
     trainer.add_callback(ledger)
     reporter = trial_reporter(cfg, trainer, eval_features, eval_examples, wandb_run)
     if reporter is not None:
@@ -176,7 +179,7 @@ def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArgument
                 **device,
                 "output_dir": str(run_dir / layout.CHECKPOINTS_DIR),
                 "seed": cfg.seed,
-                "report_to": ["wandb"] if cfg.logger.name == "wandb" else "none",
+                "report_to": "none",  # the job's W&B run gets a JobRunCallback instead
                 "run_name": run_dir.name,
                 **overrides,
             }

@@ -64,7 +64,7 @@ class TrialReporter(TrainerCallback):
             f1 = float(self.evaluate())
         self.scores.append({"step": step, "f1": f1})
         if self.run is not None:
-            self.run.log({F1_METRIC: f1, "train/global_step": step})
+            self.run.log({F1_METRIC: f1, "train/global_step": step}, step)
         prune = False
         if self.trial is not None:
             self.trial.report(f1, step)
