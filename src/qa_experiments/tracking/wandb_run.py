@@ -234,7 +234,7 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
 
 def log_final(job_run: JobRun | None, metrics: dict[str, float], step: int) -> None:
     """Log the final metrics in the run's last history row (the last optimizer step `step`),
-    after any intermediate `eval/f1` on the pruning slice, so that the metric's history (what
+    over that step's intermediate `eval/f1` on the pruning slice, so that the metric's history (what
     W&B's Hyperband reads) ends on the full-set score."""
     if job_run is not None:
         job_run.log(metrics, step)
