@@ -1,4 +1,5 @@
-"""W&B run set-up that does not need a run: the inherited wandb-core service address."""
+"""W&B run set-up that does not need a run: the inherited wandb-core service address, and the
+run record (wandb_run.json) a resumed attempt reads back."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import socket
 
 import pytest
 
-from qa_experiments.tracking.wandb_run import forget_unreachable_service
+from qa_experiments.tracking.wandb_run import earlier_run, forget_unreachable_service
 
 
 @pytest.fixture
@@ -40,3 +41,27 @@ def test_absent_or_unparsable_token_is_left_to_wandb(environ):
     before = dict(environ)
     forget_unreachable_service(environ)
     assert environ == before
+
+
+@pytest.mark.parametrize("content", [
+    None,  # no file: the first attempt
+    "",  # truncated
+    "[1, 2]",
+    '{"id": "../../x", "last_step": 3}',
+    '{"id": "' + "a" * 129 + '", "last_step": 3}',
+    '{"id": "abc", "last_step": true}',
+    '{"id": "abc", "last_step": -1}',
+    '{"id": "abc", "last_step": 2.5}',
+    '{"id": null, "last_step": 3}',
+])
+def test_a_w_and_b_run_record_that_is_not_ours_starts_a_new_run(tmp_path, content):
+    record = tmp_path / "wandb_run.json"
+    if content is not None:
+        record.write_text(content)
+    assert earlier_run(record) is None
+
+
+def test_the_w_and_b_run_record_names_the_run_and_its_last_step(tmp_path):
+    record = tmp_path / "wandb_run.json"
+    record.write_text('{"id": "z3anex10", "last_step": 40}')
+    assert earlier_run(record) == ("z3anex10", 40)

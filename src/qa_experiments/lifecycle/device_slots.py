@@ -99,6 +99,7 @@ def applies(hardware, launcher_target: str | None, multirun: bool,
 
 
 def default_lock_dir() -> Path:
+    """Where the slot locks live: QA_DEVICE_SLOT_DIR, else a per-user temporary directory."""
     return Path(os.environ.get(SLOT_DIR_ENV)
                 or Path(tempfile.gettempdir()) / f"qa-experiments-gpu-slots-{os.getuid()}")
 
