@@ -20,7 +20,7 @@ from qa_experiments.analysis.error_report import write_report
 from qa_experiments.config.schema import ConfigError, validate_config
 from qa_experiments.data.squad_files import check_readable, file_sha256
 from qa_experiments.hub import resolve_local_files_only
-from qa_experiments.lifecycle import device_slots, slurm
+from qa_experiments.lifecycle import device_slots, process_group, slurm
 from qa_experiments.runs import claim, layout
 from qa_experiments.runs.summary import run_summary
 from qa_experiments.search.trial_protocol import TrialPruned
@@ -33,6 +33,7 @@ log = logging.getLogger("qa_experiments.train")
 def train(cfg: DictConfig) -> float:
     """Run one job and return its dev F1 (the metric sweepers maximise)."""
     slurm.export_distributed_env()  # before anything asks for the rank
+    process_group.destroy_at_exit()
     slurm.limit_cpu_threads()
     continue_requeued_job(cfg)
     resolve_relative_paths(cfg)
