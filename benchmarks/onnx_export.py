@@ -1,11 +1,14 @@
 """CPU inference: PyTorch fp32 eager vs ONNX Runtime fp32 vs ONNX Runtime int8 (dynamic).
 
 Exports RUN_DIR (by default a run of `experiment=reference`, MiniLM) with qa-export, then
-scores the first N dev-v1.1 questions (default 2,000: the reference evaluation) with each
+answers the first N dev-v1.1 questions (default 2,000: the reference evaluation) with each
 backend, one after the other in this run, through the same windows and decoding
-(predictor.evaluate_file). Prints questions/s (tokenizing, the model and decoding), EM/F1 and
-the share of questions answered exactly as PyTorch does; the last lines are the targets'
-ratios. Run it with nothing else on the machine.
+(predictor.predict_file). questions/s times the answering: cutting the windows, the model and
+decoding. Reading the file and scoring are the same work for every backend and are left out
+(before 2026-12-06 this table timed all of qa-evaluate, whose cross-validated calibration and
+scoring took about a third of the int8 run). Prints EM/F1 and the share of questions answered
+exactly as PyTorch does; the last lines are the targets' ratios. Run it with nothing else on
+the machine.
 
     python benchmarks/onnx_export.py outputs/2026-12-05/10-00-00 [--questions 2000]
 """
@@ -20,16 +23,20 @@ import time
 from pathlib import Path
 
 from qa_experiments.config.paths import bundled_data_path
-from qa_experiments.inference.predictor import evaluate_file, load_run
+from qa_experiments.inference.predictor import load_examples, load_run, predict_file
+from qa_experiments.scoring.model_eval import score_predictions
 
 
-def score(label: str, run, data: str, questions: int, batch_size: int) -> dict:
+def score(label: str, run, data: str, read, batch_size: int) -> dict:
+    """Answer the questions `read` (load_examples' result) with `run`: speed and scores."""
     started = time.perf_counter()
-    results, records = evaluate_file(run, data, max_samples=questions, batch_size=batch_size)
+    examples, answers = predict_file(run, data, batch_size=batch_size, examples=read)
     seconds = time.perf_counter() - started
-    row = {"backend": label, "seconds": seconds, "questions_per_second": len(records) / seconds,
-           "exact_match": results["exact_match"], "f1": results["f1"],
-           "answers": [r["prediction"] for r in records]}
+    texts = [answer.text for answer in answers]
+    results = score_predictions(dict(zip(examples["id"], texts)), examples,
+                                run.data_cfg.version_2_with_negative)
+    row = {"backend": label, "seconds": seconds, "questions_per_second": len(texts) / seconds,
+           "exact_match": results["exact_match"], "f1": results["f1"], "answers": texts}
     print(f"{label}: {row['questions_per_second']:.1f} questions/s ({seconds:.0f} s), "
           f"EM {row['exact_match']:.2f} / F1 {row['f1']:.2f}", flush=True)
     return row
@@ -46,12 +53,13 @@ def main() -> None:
         export = Path(scratch) / "onnx"
         subprocess.run([sys.executable, "-m", "qa_experiments.export", str(args.run_dir),
                         "--quantize", "int8", "--out", str(export)], check=True)
-        rows = [score("PyTorch fp32 (eager)", load_run(args.run_dir), data, args.questions,
+        pytorch = load_run(args.run_dir)
+        read = load_examples(pytorch, data, max_samples=args.questions)
+        rows = [score("PyTorch fp32 (eager)", pytorch, data, read, args.batch_size),
+                score("ONNX Runtime fp32", load_run(export, precision="fp32"), data, read,
                       args.batch_size),
-                score("ONNX Runtime fp32", load_run(export, precision="fp32"), data,
-                      args.questions, args.batch_size),
-                score("ONNX Runtime int8", load_run(export, precision="int8"), data,
-                      args.questions, args.batch_size)]
+                score("ONNX Runtime int8", load_run(export, precision="int8"), data, read,
+                      args.batch_size)]
     base = rows[0]
     print("\n| backend | questions/s | vs PyTorch | EM | F1 | same answer as PyTorch |")
     print("|---|---|---|---|---|---|")
