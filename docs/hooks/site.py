@@ -14,9 +14,6 @@
   defaults and comments, and the CHOICES / RANGES checks), the `trainer` node of
   `conf/config.yaml` and the YAML groups in `conf/`, so the reference cannot drift from the
   code.
-- The example reports (`docs/example-reports/`) name the run directory by the absolute path of
-  the machine that wrote them; the site shows the run's name instead (and nests their lists as
-  Python-Markdown needs).
 """
 
 from __future__ import annotations
@@ -40,8 +37,6 @@ GITHUB_ONLY = re.compile(r"<!-- github-only -->.*?<!-- /github-only -->\n?", re.
 ROOT_PAGES = {"README.md": "index.md", "CHANGELOG.md": "changelog.md",
               "CONTRIBUTING.md": "development.md"}
 LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)((?:#[^)\s]*)?)\)")
-# `Run directory `/abs/path/NAME`;` in a report -> the run's name.
-ABSOLUTE_RUN_DIR = re.compile(r"`/(?:[^`/]+/)*([^`/]+)/?`")
 
 # `<!-- docstring src/PATH.py -->`: that module's docstring, as Markdown.
 DOCSTRING = re.compile(r"^([ \t]*)<!-- docstring (\S+) -->", re.MULTILINE)
@@ -58,19 +53,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         for line in module_docstring(m.group(2)).splitlines()), markdown)
     if "<!-- config-reference -->" in markdown:
         markdown = markdown.replace("<!-- config-reference -->", config_reference())
-    if page.file.src_uri.startswith("example-reports/"):
-        markdown = "\n".join(_report_line(line) for line in markdown.splitlines())
     return markdown
-
-
-def _report_line(line: str) -> str:
-    """A line of an example report as the site shows it: the run directory by its name, and a
-    list nested by 3 spaces (GitHub's rule) by 4 (Python-Markdown's)."""
-    if line.startswith("Run directory "):
-        return ABSOLUTE_RUN_DIR.sub(r"`\1`", line)
-    if re.match(r" {3}- ", line):
-        return " " + line
-    return line
 
 
 def _included(name: str) -> str:
