@@ -1,11 +1,6 @@
 """Exported models: write a trained model as ONNX (optionally dynamically quantized to int8
 with ONNX Runtime) and answer with it through the same windows and decoding as PyTorch.
 
-For BERT-family models (BERT, MiniLM, RoBERTa, DistilBERT) the graph is rewritten with ONNX
-Runtime's transformer fusions (one Attention, SkipLayerNormalization and BiasGelu op per layer
-instead of dozens of small ones) when the fused graph gives the same logits; the int8 model
-is quantized from it.
-
 An export directory holds `model.onnx` (fp32, dynamic batch and sequence axes), with
 `--quantize int8` also `model.int8.onnx`, the tokenizer, `calibration.json` when the run has
 one, and `qa_export.json`: the run's data settings (windows, decoding, no-answer threshold),
@@ -27,12 +22,6 @@ from omegaconf import OmegaConf
 EXPORT_FILE = "qa_export.json"
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
 PAD_LOGIT = -100.0  # what the Trainer pads predictions with; predict_logits keeps real positions
-FUSABLE_MODEL_TYPES = ("bert", "roberta", "distilbert")  # ONNX Runtime's "bert" fusions
-# Windows of different lengths (so padded differently) that a fused graph must answer alike.
-CHECK_PAIRS = (["Who wrote it?", "When was the city founded, and by whom?", "Why?"],
-               ["It was written by Ada.", "The city was founded in 1200 by traders who came "
-                "up the river; " * 8, "Because the weather was bad that spring."])
-FUSION_TOLERANCE = 1e-3  # largest logit difference a fused graph may show on the check batch
 
 
 class _QAWithTypes(torch.nn.Module):
@@ -68,18 +57,16 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path
                       input_names=names, output_names=["start_logits", "end_logits"],
                       dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names},
                       dynamo=False, opset_version=17)
-    check = run.tokenizer(*CHECK_PAIRS, padding=True, return_tensors="np")
-    fused = fuse_layers(out_dir / FP32_FILE, run.model.config, {n: check[n] for n in names})
     written = [out_dir / FP32_FILE]
     if quantize == "int8":
-        from onnx import TensorProto
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        # The fused ops are outside ONNX's shape inference, so the quantizer is told that the
-        # tensors it cannot type are float.
+        # Per-channel weight scales: on the reference MiniLM (2,000 dev questions) int8 lost
+        # 1.6 F1 against fp32 with them, 4.3 with one scale per tensor. ONNX Runtime's fused
+        # attention graph (onnxruntime.transformers.optimizer) was measured too: no faster
+        # here in fp32 or int8, so the plain graph is kept.
         quantize_dynamic(str(out_dir / FP32_FILE), str(out_dir / INT8_FILE),
-                         weight_type=QuantType.QInt8,
-                         extra_options={"DefaultTensorType": TensorProto.FLOAT} if fused else {})
+                         weight_type=QuantType.QInt8, per_channel=True)
         written.append(out_dir / INT8_FILE)
     run.tokenizer.save_pretrained(out_dir)
     run.model.config.save_pretrained(out_dir)
@@ -94,39 +81,6 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path
     return written
 
 
-def fuse_layers(path: Path, config, feeds: dict[str, np.ndarray]) -> bool:
-    """Replace the ONNX model at `path` by its ONNX Runtime transformer fusion when the model
-    type has one and the fused graph's logits on `feeds` match the plain graph's; whether it
-    did. Measured on MiniLM: see docs/benchmarks.md."""
-    if config.model_type not in FUSABLE_MODEL_TYPES:
-        return False
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", 0)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", 0)
-    optimized = optimize_model(str(path), model_type="bert", num_heads=heads,
-                               hidden_size=hidden)
-    if not optimized.get_fused_operator_statistics().get("Attention"):
-        return False  # the attention pattern was not recognised: nothing worth the change
-    fused_path = path.with_name(f"fused.{path.name}")
-    optimized.save_model_to_file(str(fused_path))
-    try:
-        difference = max(np.abs(a - b).max() for a, b in zip(
-            _session(path).run(None, feeds), _session(fused_path).run(None, feeds)))
-        if difference > FUSION_TOLERANCE:
-            return False
-        fused_path.replace(path)
-        return True
-    finally:
-        fused_path.unlink(missing_ok=True)
-
-
-def _session(path: Path):
-    import onnxruntime
-
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
 def _plain(cfg) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
 
@@ -136,8 +90,11 @@ class OnnxModel:
     predict_logits: start/end logits of every window, padded to the longest."""
 
     def __init__(self, path: Path, input_names: list[str], batch_size: int, pad_token_id: int):
+        import onnxruntime
+
         self.path = path
-        self.session = _session(path)
+        self.session = onnxruntime.InferenceSession(str(path),
+                                                    providers=["CPUExecutionProvider"])
         self.input_names = input_names
         self.batch_size = batch_size
         self.pad_token_id = pad_token_id
