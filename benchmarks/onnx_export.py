@@ -5,8 +5,8 @@ answers the first N dev-v1.1 questions (default 2,000: the reference evaluation)
 backend, one after the other in this run, through the same windows and decoding
 (predictor.predict_file). questions/s times the answering: cutting the windows, the model and
 decoding. Reading the file and scoring are the same work for every backend and are left out
-(before 2026-12-06 this table timed all of qa-evaluate, whose cross-validated calibration and
-scoring took about a third of the int8 run). Prints EM/F1 and the share of questions answered
+(before 2026-12-06 this table timed all of qa-evaluate, its cross-validated calibration and
+scoring included). Prints EM/F1 and the share of questions answered
 exactly as PyTorch does; the last lines are the targets' ratios. Run it with nothing else on
 the machine.
 
