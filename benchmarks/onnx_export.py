@@ -3,16 +3,14 @@
 Exports RUN_DIR (by default a run of `experiment=reference`, MiniLM) with qa-export, then
 answers the first N dev-v1.1 questions (default 2,000: the reference evaluation) with each
 backend, one after the other in this run, through the same windows and decoding
-(predictor.predict_file). questions/s times the answering: cutting the windows, the model and
-decoding. Reading the file and scoring are the same work for every backend and are left out
-(before 2026-12-06 this table timed all of qa-evaluate, its cross-validated calibration and
-scoring included). Prints EM/F1 and the share of questions answered
-exactly as PyTorch does; the last lines are the targets' ratios. Run it with nothing else on
-the machine.
+(predictor.predict_file). PyTorch runs padded batches, once per `--batch-sizes` value; ONNX
+Runtime runs each window on its own, one per core (inference.onnx_backend.OnnxModel).
+questions/s times the answering: cutting the windows, the model and decoding. Reading the file
+and scoring are the same work for every backend and are left out. Prints EM/F1 and the share
+of questions answered exactly as the first PyTorch row does; the last lines are the targets'
+ratios, against the fastest PyTorch row. Run it with nothing else on the machine.
 
     python benchmarks/onnx_export.py outputs/2026-12-05/10-00-00 [--questions 2000]
-"""
-
 from __future__ import annotations
 
 import argparse
@@ -27,7 +25,7 @@ from qa_experiments.inference.predictor import load_examples, load_run, predict_
 from qa_experiments.scoring.model_eval import score_predictions
 
 
-def score(label: str, run, data: str, read, batch_size: int) -> dict:
+def score(label: str, run, data: str, read, batch_size: int | None) -> dict:
     """Answer the questions `read` (load_examples' result) with `run`: speed and scores."""
     started = time.perf_counter()
     examples, answers = predict_file(run, data, batch_size=batch_size, examples=read)
@@ -46,8 +44,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--questions", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per forward pass")
+    parser.add_argument("--batch-sizes", default="64,16",
+                        help="windows per PyTorch forward pass, comma-separated: a row each")
     args = parser.parse_args()
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
     data = bundled_data_path("dev-v1.1.json.gz")
     with tempfile.TemporaryDirectory() as scratch:
         export = Path(scratch) / "onnx"
@@ -55,23 +55,21 @@ def main() -> None:
                         "--quantize", "int8", "--out", str(export)], check=True)
         pytorch = load_run(args.run_dir)
         read = load_examples(pytorch, data, max_samples=args.questions)
-        rows = [score("PyTorch fp32 (eager)", pytorch, data, read, args.batch_size),
-                score("ONNX Runtime fp32", load_run(export, precision="fp32"), data, read,
-                      args.batch_size),
-                score("ONNX Runtime int8", load_run(export, precision="int8"), data, read,
-                      args.batch_size)]
-    base = rows[0]
-    print("\n| backend | questions/s | vs PyTorch | EM | F1 | same answer as PyTorch |")
+        torch_rows = [score(f"PyTorch fp32 (eager), batches of {size}", pytorch, data, read, size)
+                      for size in batch_sizes]
+        fp32 = score("ONNX Runtime fp32", load_run(export, precision="fp32"), data, read, None)
+        int8 = score("ONNX Runtime int8", load_run(export, precision="int8"), data, read, None)
+    base, fastest = torch_rows[0], max(torch_rows, key=lambda row: row["questions_per_second"])
+    print("\n| backend | questions/s | vs fastest PyTorch | EM | F1 | same answer as PyTorch |")
     print("|---|---|---|---|---|---|")
-    for row in rows:
+    for row in [*torch_rows, fp32, int8]:
         print(f"| {row['backend']} | {row['questions_per_second']:.1f} | "
-              f"{speed(row, base):.2f}x | {row['exact_match']:.2f} | {row['f1']:.2f} | "
+              f"{speed(row, fastest):.2f}x | {row['exact_match']:.2f} | {row['f1']:.2f} | "
               f"{100 * same_share(row, base):.1f}% |")
-    fp32, int8 = rows[1], rows[2]
     print(f"\nONNX fp32 same answer as PyTorch: {100 * same_share(fp32, base):.1f}% "
           "(target >= 99.5%)")
     print(f"int8 F1 vs ONNX fp32: {int8['f1'] - fp32['f1']:+.2f} (target: within 1 point); int8 "
-          f"speed vs PyTorch fp32: {speed(int8, base):.2f}x (target >= 2.5x)")
+          f"speed vs the fastest PyTorch fp32 row: {speed(int8, fastest):.2f}x (target >= 2.5x)")
 
 
 def speed(row: dict, base: dict) -> float:

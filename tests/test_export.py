@@ -56,3 +56,20 @@ def test_qa_predict_answers_with_an_export_directory(tiny_run, exported):
     assert done.returncode == 0, done.stderr[-2000:]
     with QuestionAnswerer.load(exported) as answerer:
         assert done.stdout.strip() == answerer.answer(question, context).text
+
+
+def test_an_int8_answer_does_not_depend_on_the_questions_sent_with_it(exported):
+    # int8 activations are quantized with a scale computed per call: in a shared batch the other
+    # windows (and their padding) would change each other's scale, so each runs on its own.
+    pairs = [("Who wrote the book?", "The book was written by Jane Austen in 1813."),
+             ("When was it published?", "It was published in London in 1813 by Thomas "
+              "Egerton, a bookseller of Whitehall, " * 4),
+             ("Where?", "London.")]
+    with QuestionAnswerer.load(exported) as answerer:
+        together = answerer.answer_batch(pairs, top_k=3)
+        alone = [answerer.answer(question, context, top_k=3) for question, context in pairs]
+    for batched, single in zip(together, alone):
+        assert (batched.text, batched.start, batched.probability) == (
+            single.text, single.start, single.probability)
+        assert [(a.text, a.probability) for a in batched.alternatives] == [
+            (a.text, a.probability) for a in single.alternatives]

@@ -20,6 +20,7 @@ from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.inference.predictor import (
     RunLoadError,
+    evaluate_file,
     load_run,
     prediction_device_arguments,
 )
@@ -168,6 +169,17 @@ def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
     rows = [json.loads(line) for line in records[0]]
     assert [r["prediction"] for r in rows] == list(trained["predictions"].values())
     assert 100 * sum(r["f1"] for r in rows) / len(rows) == pytest.approx(results["f1"])
+
+
+def test_answers_do_not_depend_on_the_batch_size(run, trained):
+    # Padding tokens get outputs too; decoding must not let them push real spans out of its
+    # top-n, or an answer changes with the longest window batched with it.
+    eval_file = trained["config"]["data"]["eval_file"]
+    _, alone = evaluate_file(run, eval_file, max_samples=12, batch_size=1)
+    _, batched = evaluate_file(run, eval_file, max_samples=12, batch_size=64)
+    assert [r["prediction"] for r in batched] == [r["prediction"] for r in alone]
+    for one, many in zip(alone, batched):
+        assert many["probability"] == pytest.approx(one["probability"], abs=1e-5)
 
 
 def test_evaluate_prints_the_v2_breakdown():

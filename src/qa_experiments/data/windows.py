@@ -48,6 +48,13 @@ def prepare_eval_features(examples: datasets.Dataset, tokenizer, data_cfg) -> da
     )
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def tokenization_workers(data_cfg, num_examples: int) -> int | None:
     """Processes for `Dataset.map`: `data.preprocessing_num_workers` when set, else one per
     available CPU core (at most 8) for a large split and a single process for a small one.
@@ -57,8 +64,7 @@ def tokenization_workers(data_cfg, num_examples: int) -> int | None:
     """
     workers = data_cfg.preprocessing_num_workers
     if workers is None and num_examples >= PARALLEL_MIN_EXAMPLES:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        workers = min(cores or 1, MAX_AUTO_WORKERS)
+        workers = min(usable_cores(), MAX_AUTO_WORKERS)
     return workers if workers and workers > 1 else None
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
+
+from qa_experiments.data.windows import usable_cores
 
 EXPORT_FILE = "qa_export.json"
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
@@ -87,39 +90,41 @@ def _plain(cfg) -> dict[str, Any]:
 
 class OnnxModel:
     """An exported model run by ONNX Runtime, with the Trainer's `predict` interface for
-    predict_logits: start/end logits of every window, padded to the longest."""
+    predict_logits: start/end logits of every window, padded to the longest.
 
-    def __init__(self, path: Path, input_names: list[str], batch_size: int, pad_token_id: int):
+    Every window is run on its own, one per CPU core at a time, rather than in padded batches:
+    the int8 model quantizes its activations with a scale computed per call, so a window's
+    answer must not depend on the windows sent with it (in batches of 64 it did, moving F1 by
+    up to 1.8 points with the batch size); and no time goes to padding. Measured here (reference
+    MiniLM, 1,000 dev questions, 2 cores): int8 117 questions/s this way, 71 in batches of 64
+    on one two-thread session; fp32 51 against 38.
+    """
+
+    def __init__(self, path: Path, input_names: list[str]):
         import onnxruntime
 
         self.path = path
-        self.session = onnxruntime.InferenceSession(str(path),
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # the parallelism is across windows (predict)
+        self.session = onnxruntime.InferenceSession(str(path), options,
                                                     providers=["CPUExecutionProvider"])
         self.input_names = input_names
-        self.batch_size = batch_size
-        self.pad_token_id = pad_token_id
+        self.threads = usable_cores()
 
     def predict(self, dataset) -> SimpleNamespace:
-        rows = dataset.to_dict()
+        rows = dataset.select_columns(self.input_names).to_dict()
         count = len(rows["input_ids"])
         width = max((len(ids) for ids in rows["input_ids"]), default=0)
         start = np.full((count, width), PAD_LOGIT, dtype=np.float32)
         end = np.full((count, width), PAD_LOGIT, dtype=np.float32)
-        for first in range(0, count, self.batch_size):
-            last = min(first + self.batch_size, count)
-            feeds = self._padded(rows, first, last)
-            batch_start, batch_end = self.session.run(None, feeds)
-            start[first:last, :batch_start.shape[1]] = batch_start
-            end[first:last, :batch_end.shape[1]] = batch_end
-        return SimpleNamespace(predictions=(start, end))
 
-    def _padded(self, rows: dict[str, list], first: int, last: int) -> dict[str, np.ndarray]:
-        width = max(len(ids) for ids in rows["input_ids"][first:last])
-        feeds = {}
-        for name in self.input_names:
-            fill = self.pad_token_id if name == "input_ids" else 0
-            batch = np.full((last - first, width), fill, dtype=np.int64)
-            for i, values in enumerate(rows[name][first:last]):
-                batch[i, :len(values)] = values
-            feeds[name] = batch
-        return feeds
+        def run(index: int) -> None:
+            feeds = {name: np.asarray([rows[name][index]], dtype=np.int64)
+                     for name in self.input_names}
+            window_start, window_end = self.session.run(None, feeds)
+            start[index, :window_start.shape[1]] = window_start[0]
+            end[index, :window_end.shape[1]] = window_end[0]
+
+        with ThreadPoolExecutor(self.threads) as pool:  # ONNX Runtime releases the GIL
+            list(pool.map(run, range(count)))
+        return SimpleNamespace(predictions=(start, end))

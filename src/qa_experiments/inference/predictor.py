@@ -151,7 +151,7 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
         check_inputs(data_cfg)
     tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(name="export",
                                                                 name_or_path=str(path))))
-    model = OnnxModel(path / file, inputs, batch_size, tokenizer.pad_token_id or 0)
+    model = OnnxModel(path / file, inputs)
     return LoadedRun(path, path, model, tokenizer, data_cfg, {}, batch_size, calibration,
                      tuned_threshold)
 
@@ -367,8 +367,7 @@ def prediction_trainer(
 ) -> Iterator[Trainer]:
     """A Trainer for `predict` only: CPU unless CUDA, the run's precision, no reporting (for
     an ONNX export, its ONNX Runtime session, which has the same `predict`)."""
-    if isinstance(run.model, OnnxModel):
-        run.model.batch_size = batch_size or run.eval_batch_size
+    if isinstance(run.model, OnnxModel):  # runs its windows one by one (no batch size)
         yield run.model
         return
     with tempfile.TemporaryDirectory(prefix="qa-predict-") as scratch:

@@ -72,19 +72,25 @@ def predict_logits(trainer, features: datasets.Dataset) -> tuple[np.ndarray, np.
     """Start/end logits (F, L) for every window, in the features' order.
 
     Windows are run shortest first so that each batch pads to a similar length (the
-    Trainer's prediction loop batches in dataset order), then put back in order.
+    Trainer's prediction loop batches in dataset order), then put back in order. Positions
+    past a window's own tokens get -1e4: the model's outputs for padding tokens would
+    otherwise compete in decoding's top-n, and a window's answer would depend on the longest
+    window batched with it.
     """
-    order = np.argsort(np.asarray(features["length"]), kind="stable")
+    lengths = np.asarray(features["length"])
+    order = np.argsort(lengths, kind="stable")
     inputs = features.select_columns([c for c in MODEL_INPUTS if c in features.column_names])
     output = trainer.predict(inputs.select(order))
-    width = max(len(ids) for ids in features["input_ids"])
+    width = max((len(ids) for ids in features["input_ids"]), default=0)
+    padding = np.arange(width)[None, :] >= lengths[:, None]
     logits = []
     for sorted_logits in output.predictions[:2]:
-        restored = np.full((len(order), width), -1e4, dtype=np.float32)
-        # Batches were padded (with -100) to their own length, under mixed precision up to a
-        # multiple of 8 beyond the longest window; keep the real positions only.
+        restored = np.zeros((len(order), width), dtype=np.float32)
+        # Batches were padded to their own length, under mixed precision up to a multiple of
+        # 8 beyond the longest window; keep the real positions only.
         kept = min(width, sorted_logits.shape[1])
         restored[order, :kept] = sorted_logits[:, :kept]
+        restored[padding] = -1e4
         logits.append(restored)
     return logits[0], logits[1]
 
