@@ -11,6 +11,8 @@ of questions answered exactly as the first PyTorch row does; the last lines are 
 ratios, against the fastest PyTorch row. Run it with nothing else on the machine.
 
     python benchmarks/onnx_export.py outputs/2026-12-05/10-00-00 [--questions 2000]
+"""
+
 from __future__ import annotations
 
 import argparse

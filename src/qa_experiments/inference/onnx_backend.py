@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
