@@ -13,9 +13,12 @@ from pathlib import Path
 
 from qa_experiments.cli.arguments import ArgumentParser, check_output_dir, output_home
 from qa_experiments.cli.errors import run_command
+from qa_experiments.data.squad_files import check_readable
+from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError
 
 PROG = "qa-export"
+CALIBRATION_QUESTIONS = 300
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -25,9 +28,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--format", choices=("onnx",), default="onnx")
     parser.add_argument("--quantize", choices=("int8",),
                         help="also write a dynamically quantized int8 model (ONNX Runtime)")
+    parser.add_argument("--calibration-data", type=Path, metavar="FILE",
+                        help="with --quantize int8: a SQuAD file whose first "
+                             f"{CALIBRATION_QUESTIONS} questions set the int8 model's "
+                             "activation smoothing (default: the bundled SQuAD train subset)")
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="the export directory (default: RUN_DIR/onnx)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.calibration_data is not None and args.quantize is None:
+        parser.error("--calibration-data goes with --quantize int8")
+    return args
 
 
 def export(args: argparse.Namespace) -> int:
@@ -42,9 +52,28 @@ def export(args: argparse.Namespace) -> int:
     from qa_experiments.inference.onnx_backend import export_onnx
     from qa_experiments.inference.predictor import load_run
 
-    written = export_onnx(load_run(args.run_dir), out, quantize=args.quantize)
+    if args.calibration_data is not None:
+        check_readable(args.calibration_data)
+    read = []
+    run = load_run(args.run_dir, check_inputs=(lambda data_cfg: read.append(
+        _calibration_questions(data_cfg, args.calibration_data))) if args.quantize else None)
+    windows = prepare_eval_features(read[0], run.tokenizer, run.data_cfg) if read else None
+    written = export_onnx(run, out, quantize=args.quantize, calibration=windows)
     print(f"Wrote {', '.join(str(path) for path in written)}; load it with qa-predict {out} ...")
     return 0
+
+
+def _calibration_questions(data_cfg, path: Path | None):
+    """The questions of the int8 calibration (read before the model loads)."""
+    from qa_experiments.config.paths import bundled_data_path
+    from qa_experiments.inference.predictor import load_examples
+
+    if path is None:
+        version = "v2.0" if data_cfg.version_2_with_negative else "v1.1"
+        path = bundled_data_path(f"train-{version}-subset.json.gz")
+    examples, _ = load_examples(data_cfg, path, max_samples=CALIBRATION_QUESTIONS,
+                                require_answers=False)
+    return examples
 
 
 def main(argv: list[str] | None = None) -> int:

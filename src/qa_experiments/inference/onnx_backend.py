@@ -1,5 +1,6 @@
 """Exported models: write a trained model as ONNX (optionally dynamically quantized to int8
-with ONNX Runtime) and answer with it through the same windows and decoding as PyTorch.
+with ONNX Runtime, after activation smoothing) and answer with it through the same windows
+and decoding as PyTorch.
 
 An export directory holds `model.onnx` (fp32, dynamic batch and sequence axes), with
 `--quantize int8` also `model.int8.onnx`, the tokenizer, `calibration.json` when the run has
@@ -21,6 +22,7 @@ import torch
 from omegaconf import OmegaConf
 
 from qa_experiments.data.windows import usable_cores
+from qa_experiments.inference.int8_smoothing import smooth_for_int8
 
 EXPORT_FILE = "qa_export.json"
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
@@ -44,8 +46,11 @@ class _QAWithoutTypes(_QAWithTypes):
         return out.start_logits, out.end_logits
 
 
-def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path]:
-    """Write `run` (a predictor.LoadedRun with a PyTorch model) as an export directory."""
+def export_onnx(run, out_dir: Path, *, quantize: str | None = None,
+                calibration=None) -> list[Path]:
+    """Write `run` (a predictor.LoadedRun with a PyTorch model) as an export directory; with
+    `quantize="int8"`, `calibration` (windows: a datasets.Dataset of model inputs) sets the
+    activation smoothing of the int8 model (inference.int8_smoothing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
              if n in run.tokenizer.model_input_names]
@@ -62,15 +67,8 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path
                       dynamo=False, opset_version=17)
     written = [out_dir / FP32_FILE]
     if quantize == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # Per-channel weight scales: on the reference MiniLM (2,000 dev questions) int8 lost
-        # 1.6 F1 against fp32 with them, 4.3 with one scale per tensor. ONNX Runtime's fused
-        # attention graph (onnxruntime.transformers.optimizer) was measured too: no faster
-        # here in fp32 or int8, so the plain graph is kept.
-        quantize_dynamic(str(out_dir / FP32_FILE), str(out_dir / INT8_FILE),
-                         weight_type=QuantType.QInt8, per_channel=True)
-        written.append(out_dir / INT8_FILE)
+        written.append(_quantize_int8(out_dir / FP32_FILE, out_dir / INT8_FILE,
+                                      window_feeds(calibration, names)))
     run.tokenizer.save_pretrained(out_dir)
     run.model.config.save_pretrained(out_dir)
     calibration = run.model_dir / "calibration.json"
@@ -82,6 +80,27 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None) -> list[Path
                 "null_score_diff_threshold": run.data_cfg.null_score_diff_threshold}
     (out_dir / EXPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return written
+
+
+def _quantize_int8(fp32: Path, int8: Path, calibration) -> Path:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model = onnx.load(str(fp32))
+    smooth_for_int8(model, calibration)
+    # Per-channel weight scales: on the reference MiniLM (2,000 dev questions) int8 lost 4.3
+    # F1 against fp32 with one scale per tensor. ONNX Runtime's fused attention graph
+    # (onnxruntime.transformers.optimizer) ran no faster here in fp32 or int8, so the plain
+    # graph is kept.
+    quantize_dynamic(model, str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    return int8
+
+
+def window_feeds(windows, input_names: list[str]):
+    """ONNX Runtime feeds of one window each from a datasets.Dataset of model inputs."""
+    rows = windows.select_columns(input_names).to_dict()
+    for index in range(len(rows[input_names[0]])):
+        yield {name: np.asarray([rows[name][index]], dtype=np.int64) for name in input_names}
 
 
 def _plain(cfg) -> dict[str, Any]:
@@ -112,19 +131,16 @@ class OnnxModel:
         self.threads = usable_cores()
 
     def predict(self, dataset) -> SimpleNamespace:
-        rows = dataset.select_columns(self.input_names).to_dict()
-        count = len(rows["input_ids"])
-        width = max((len(ids) for ids in rows["input_ids"]), default=0)
+        count = len(dataset)
+        width = max((len(ids) for ids in dataset["input_ids"]), default=0)
         start = np.full((count, width), PAD_LOGIT, dtype=np.float32)
         end = np.full((count, width), PAD_LOGIT, dtype=np.float32)
 
-        def run(index: int) -> None:
-            feeds = {name: np.asarray([rows[name][index]], dtype=np.int64)
-                     for name in self.input_names}
+        def run(index: int, feeds: dict[str, np.ndarray]) -> None:
             window_start, window_end = self.session.run(None, feeds)
             start[index, :window_start.shape[1]] = window_start[0]
             end[index, :window_end.shape[1]] = window_end[0]
 
         with ThreadPoolExecutor(self.threads) as pool:  # ONNX Runtime releases the GIL
-            list(pool.map(run, range(count)))
+            list(pool.map(run, range(count), window_feeds(dataset, self.input_names)))
         return SimpleNamespace(predictions=(start, end))
