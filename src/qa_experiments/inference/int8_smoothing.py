@@ -6,10 +6,8 @@ levels. Dividing input channel j by s_j and multiplying row j of the weights by 
 the same product, and moves that range into the weights, which are quantized per output
 channel. s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), with max|X_j| measured on calibration
 windows. This module rewrites an fp32 ONNX graph that way; qa-export quantizes the result.
-
-Measured here (experiment=reference MiniLM; alpha chosen on dev-v1.1 questions 6,000-7,999,
-calibrated on 300 others): the int8 model lost 1.55 F1 against fp32 without smoothing, 1.58
-with alpha 0.5, 1.01 with 0.7, 0.51 with 0.9 and 0.36 with 1.0; each a few % slower.
+How much F1 it keeps, and how ALPHA was chosen (on other questions than the benchmark's):
+docs/benchmarks.md, "CPU inference".
 """
 
 from __future__ import annotations

@@ -88,10 +88,8 @@ def _quantize_int8(fp32: Path, int8: Path, calibration) -> Path:
 
     model = onnx.load(str(fp32))
     smooth_for_int8(model, calibration)
-    # Per-channel weight scales: on the reference MiniLM (2,000 dev questions) int8 lost 4.3
-    # F1 against fp32 with one scale per tensor. ONNX Runtime's fused attention graph
-    # (onnxruntime.transformers.optimizer) ran no faster here in fp32 or int8, so the plain
-    # graph is kept.
+    # Per-channel weight scales lose far less F1 than one per tensor; ONNX Runtime's fused
+    # attention graphs ran no faster here, so the plain graph is kept (docs/benchmarks.md).
     quantize_dynamic(model, str(int8), weight_type=QuantType.QInt8, per_channel=True)
     return int8
 
@@ -113,10 +111,8 @@ class OnnxModel:
 
     Every window is run on its own, one per CPU core at a time, rather than in padded batches:
     the int8 model quantizes its activations with a scale computed per call, so a window's
-    answer must not depend on the windows sent with it (in batches of 64 it did, moving F1 by
-    up to 1.8 points with the batch size); and no time goes to padding. Measured here (reference
-    MiniLM, 1,000 dev questions, 2 cores): int8 117 questions/s this way, 71 in batches of 64
-    on one two-thread session; fp32 51 against 38.
+    answer must not depend on the windows sent with it; no time goes to padding; and on the CPU
+    it is faster than batches (measured in docs/benchmarks.md, "CPU inference").
     """
 
     def __init__(self, path: Path, input_names: list[str]):
