@@ -231,3 +231,23 @@ def test_the_summary_says_when_calibration_did_not_help():
     assert "Brier 0.1096 -> 0.1119" in worse[0]
     assert "calibration did not help" in worse[1]
     assert len(tuning_lines(calibration(0.1000))) == 1  # it helped: nothing to explain
+
+
+def test_a_model_directory_alone_answers_as_its_run(run_dir, tmp_path, capsys):
+    """model/ copied away from its run (or pushed to the Hub) keeps the run's windows, SQuAD v2
+    decoding and tuned threshold (model/qa_settings.json); a damaged settings file is refused."""
+    from qa_experiments.inference.predictor import evaluate_file, load_run
+
+    model_copy = tmp_path / "model"
+    shutil.copytree(run_dir / "model", model_copy)
+    config = read(run_dir, "config.json")
+    bare, whole = load_run(model_copy), load_run(run_dir)
+    assert bare.data_cfg.version_2_with_negative and bare.data_cfg.max_seq_length == 128
+    assert bare.data_cfg.null_score_diff_threshold == whole.data_cfg.null_score_diff_threshold
+    records = [evaluate_file(run, config["data"]["eval_file"], max_samples=60)[1]
+               for run in (bare, whole)]
+    assert [r["prediction"] for r in records[0]] == [r["prediction"] for r in records[1]]
+    assert "" in [r["prediction"] for r in records[0]]  # it abstains, as a v2 model does
+    (model_copy / "qa_settings.json").write_text("[1, 2]")
+    assert predict.main([str(model_copy), "-q", QUESTION, "-c", CONTEXT]) == 2
+    assert "qa_settings.json" in capsys.readouterr().err

@@ -54,9 +54,14 @@ def count_windows(run, question, context):
     return len(prepare_eval_features(examples, run.tokenizer, run.data_cfg))
 
 
-def test_run_settings_come_from_config_json_and_defaults_for_a_bare_model(run, run_dir):
+def test_run_settings_come_from_config_json_and_defaults_for_a_bare_model(run, run_dir,
+                                                                           tmp_path):
     assert (run.data_cfg.max_seq_length, run.data_cfg.doc_stride) == (128, 48)
-    bare = load_run(run_dir / "model")
+    model = load_run(run_dir / "model")  # its qa_settings.json
+    assert (model.data_cfg.max_seq_length, model.data_cfg.doc_stride) == (128, 48)
+    shutil.copytree(run_dir / "model", tmp_path / "model")
+    (tmp_path / "model" / "qa_settings.json").unlink()  # a model from elsewhere
+    bare = load_run(tmp_path / "model")
     assert (bare.data_cfg.max_seq_length, bare.data_cfg.doc_stride) == (384, 128)
 
 

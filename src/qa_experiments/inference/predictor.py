@@ -228,9 +228,10 @@ def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
     """The resolved training config of the run the model belongs to ({} if none).
 
     A run directory keeps it next to `model/`; a Trainer checkpoint inside a run
-    (`RUN/checkpoints/checkpoint-N`) two levels up. A model's own config.json has no "data".
+    (`RUN/checkpoints/checkpoint-N`) two levels up. A model's own config.json has no "data";
+    a model directory a run wrote has its window and decoding settings in qa_settings.json.
     """
-    candidates = [path / layout.CONFIG] if model_dir != path else []
+    candidates = [path / layout.CONFIG] if model_dir != path else [path / layout.MODEL_SETTINGS]
     if path.parent.name == layout.CHECKPOINTS_DIR:
         candidates.append(path.parent.parent / layout.CONFIG)
     for candidate in candidates:
@@ -242,6 +243,10 @@ def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
             return config
     if model_dir != path:
         raise RunLoadError(f"{str(path / 'config.json')!r} is missing or not a run config.")
+    if (path / layout.MODEL_SETTINGS).exists():
+        raise RunLoadError(f"{str(path / layout.MODEL_SETTINGS)!r} is not the settings file "
+                           "qa-train writes (a JSON object with \"data\"); restore it or delete "
+                           "it to decode with the defaults.")
     return {}
 
 

@@ -118,9 +118,13 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
 
 
 def save_model(trainer, evaluation, path: str, card: tuple[dict, dict, str]) -> None:
-    """The model, plus what was tuned on the eval questions (model/calibration.json; not in
-    checkpoints, which are saved before the evaluation) and its model card (README.md)."""
+    """The model, its window and decoding settings (qa_settings.json), what was tuned on the
+    eval questions (calibration.json; not in checkpoints, which are saved before the
+    evaluation) and its model card (README.md)."""
     trainer.save_model(path)
+    data = card[0]["data"]
+    write_json(Path(path) / layout.MODEL_SETTINGS,
+               {"data": {key: data[key] for key in layout.DECODING_SETTINGS}})
     if evaluation.stored:
         write_json(Path(path) / CALIBRATION_FILE, evaluation.stored)
     write_model_card(Path(path), *card)
