@@ -22,7 +22,8 @@ CALIBRATION_QUESTIONS = 300
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog=PROG, description="Export a trained model for fast CPU "
+                            "inference with ONNX Runtime.")
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                         help="a run directory, a checkpoint or a model directory")
     parser.add_argument("--format", choices=("onnx",), default="onnx")
