@@ -176,6 +176,17 @@ def test_evaluate_cli_reproduces_the_training_scores(run_dir, trained):
     assert 100 * sum(r["f1"] for r in rows) / len(rows) == pytest.approx(results["f1"])
 
 
+@pytest.mark.parametrize("settings", ['{"data": {"max_seq_length": -5}}',
+                                      '{"data": {"doc_stride": 500}}',
+                                      '{"data": {"max_seq_length": "abc"}}'])
+def test_bad_stored_window_settings_are_one_line(run_dir, tmp_path, capsys, settings):
+    shutil.copytree(run_dir / "model", tmp_path / "model")
+    (tmp_path / "model" / "qa_settings.json").write_text(settings)
+    assert predict.main([str(tmp_path / "model"), "-q", QUESTION, "-c", CONTEXT]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Invalid data settings in" in err[0] and "qa_settings.json" in err[0]
+
+
 def test_answers_do_not_depend_on_the_batch_size(run, trained):
     # Padding tokens get outputs too; decoding must not let them push real spans out of its
     # top-n, or an answer changes with the longest window batched with it.

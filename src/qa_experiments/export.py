@@ -55,10 +55,14 @@ def export(args: argparse.Namespace) -> int:
 
     if args.calibration_data is not None:
         check_readable(args.calibration_data)
-    read = []
-    run = load_run(args.run_dir, check_inputs=(lambda data_cfg: read.append(
-        _calibration_questions(data_cfg, args.calibration_data))) if args.quantize else None)
-    windows = prepare_eval_features(read[0], run.tokenizer, run.data_cfg) if read else None
+    questions = []  # read with the run's settings, before its model loads
+
+    def read_calibration(data_cfg) -> None:
+        questions.append(_calibration_questions(data_cfg, args.calibration_data))
+
+    run = load_run(args.run_dir, check_inputs=read_calibration if args.quantize else None)
+    windows = prepare_eval_features(questions[0], run.tokenizer, run.data_cfg) \
+        if questions else None
     written = export_onnx(run, out, quantize=args.quantize, calibration=windows)
     print(f"Wrote {', '.join(str(path) for path in written)}; load it with qa-predict {out} ...")
     return 0

@@ -292,6 +292,19 @@ def validate_config(cfg: DictConfig) -> None:
                     f"data.{key} is not set and data.dataset_name is empty: pass "
                     f"data.{key}=PATH (a SQuAD JSON file) or choose data=squad / data=sample."
                 )
+    _check_window_room(data)
+
+
+def validate_data_settings(data: DictConfig) -> None:
+    """Check data settings read back from a run (its windows and decoding): counts in range and
+    room for context in a window; raise ConfigError with the fix."""
+    for key in RANGES:
+        if key.startswith("data."):
+            _check_range(key, data[key.removeprefix("data.")])
+    _check_window_room(data)
+
+
+def _check_window_room(data: DictConfig) -> None:
     # The exact room depends on the tokenizer's special tokens (model.loading.check_window_room).
     if data.doc_stride >= data.max_seq_length - data.max_question_length:
         raise ConfigError(
@@ -345,14 +358,18 @@ def _reject_owned_trainer_keys(trainer: DictConfig) -> None:
 
 def _validate_ranges(cfg: DictConfig) -> None:
     """Every numeric setting inside its allowed range (RANGES, OPTIONAL_COUNTS)."""
-    for key, (allowed, text) in RANGES.items():
-        value = OmegaConf.select(cfg, key)
-        if _is_number(value) and not allowed(value):
-            raise ConfigError(f"{key}={value} is out of range: allowed {text}.")
+    for key in RANGES:
+        _check_range(key, OmegaConf.select(cfg, key))
     for key in OPTIONAL_COUNTS:
         value = OmegaConf.select(cfg, key)
         if value is not None and value < 1:
             raise ConfigError(f"{key}={value} is out of range: allowed >= 1, or null (no limit).")
+
+
+def _check_range(key: str, value: Any) -> None:
+    allowed, text = RANGES[key]
+    if _is_number(value) and not allowed(value):
+        raise ConfigError(f"{key}={value} is out of range: allowed {text}.")
 
 
 def _is_number(value: Any) -> bool:

@@ -28,9 +28,11 @@ from transformers import Trainer, TrainingArguments
 
 from qa_experiments.config.schema import (
     AUTO_THRESHOLD,
+    ConfigError,
     DataConfig,
     HardwareConfig,
     ModelConfig,
+    validate_data_settings,
 )
 from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
@@ -101,8 +103,8 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
     damage = weights_problem(model_dir)
     if damage:
         raise RunLoadError(f"The model in {str(model_dir)!r} is damaged: {damage}.")
-    config = _run_config(path, model_dir)
-    data_cfg = _data_config(config.get("data", {}))
+    config, source = _run_config(path, model_dir)
+    data_cfg = _data_config(config.get("data", {}), source)
     model_cfg = _model_config(model_dir, config.get("model", {}))
     calibration, tuned_threshold = _stored_calibration(model_dir)  # before the heavy loading
     data_cfg.null_score_diff_threshold = _decoding_threshold(
@@ -129,7 +131,7 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
     try:
         settings = json.loads((path / EXPORT_FILE).read_text(encoding="utf-8"))
         inputs = [str(name) for name in settings["inputs"]]
-        data_cfg = _data_config(settings["data"])
+        data_cfg = _data_config(settings["data"], path / EXPORT_FILE)
         batch_size = int(settings["eval_batch_size"])
         data_cfg.null_score_diff_threshold = float(settings["null_score_diff_threshold"])
         if not math.isfinite(data_cfg.null_score_diff_threshold):
@@ -224,8 +226,9 @@ def _has_weights(model_dir: Path) -> bool:
     return any((model_dir / name).is_file() for name in WEIGHT_FILES)
 
 
-def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
-    """The resolved training config of the run the model belongs to ({} if none).
+def _run_config(path: Path, model_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The resolved training config of the run the model belongs to ({} if none), and the file
+    it came from.
 
     A run directory keeps it next to `model/`; a Trainer checkpoint inside a run
     (`RUN/checkpoints/checkpoint-N`) two levels up. A model's own config.json has no "data";
@@ -240,14 +243,14 @@ def _run_config(path: Path, model_dir: Path) -> dict[str, Any]:
         except (OSError, ValueError):
             continue
         if isinstance(config, dict) and isinstance(config.get("data"), dict):
-            return config
+            return config, candidate
     if model_dir != path:
         raise RunLoadError(f"{str(path / 'config.json')!r} is missing or not a run config.")
     if (path / layout.MODEL_SETTINGS).exists():
         raise RunLoadError(f"{str(path / layout.MODEL_SETTINGS)!r} is not the settings file "
                            "qa-train writes (a JSON object with \"data\"); restore it or delete "
                            "it to decode with the defaults.")
-    return {}
+    return {}, path
 
 
 def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
@@ -268,14 +271,17 @@ def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
     return cfg
 
 
-def _data_config(trained: dict[str, Any]) -> DictConfig:
-    """schema.DataConfig defaults overridden by the run's data settings."""
+def _data_config(trained: dict[str, Any], source: Path) -> DictConfig:
+    """schema.DataConfig defaults overridden by the run's data settings (read from `source`)."""
     known = {f.name for f in dataclasses.fields(DataConfig)}
     cfg = OmegaConf.structured(DataConfig(name="inference"))
     try:
-        return OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
-    except OmegaConfBaseException as error:
-        raise RunLoadError(f"Invalid data settings in the run's config.json: {error}") from error
+        cfg = OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
+        validate_data_settings(cfg)
+    except (OmegaConfBaseException, ConfigError) as error:
+        raise RunLoadError(f"Invalid data settings in {str(source)!r}: {one_line(error)}"
+                           ) from error
+    return cfg
 
 
 def load_examples(
