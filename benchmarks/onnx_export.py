@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from qa_experiments.config.paths import bundled_data_path
+from qa_experiments.evaluation.model_eval import score_predictions
 from qa_experiments.inference.predictor import load_examples, load_run, predict_file
-from qa_experiments.scoring.model_eval import score_predictions
 
 
 def score(label: str, run, data: str, read, batch_size: int | None) -> dict:

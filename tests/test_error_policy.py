@@ -96,7 +96,7 @@ def test_a_search_space_written_under_hydra_sweeper_params_says_the_form_that_wo
 def test_the_documented_search_space_forms_replace_the_presets_space(override, key, choices):
     """The forms conf/hparams_search/optuna.yaml shows: an override of the key itself."""
     from qa_experiments.search.search_space import parse_search_space
-    from qa_experiments.search.wandb_sweep import preset_space
+    from qa_experiments.search.wandb_sweep_config import preset_space
 
     distributions, _ = parse_search_space(preset_space() + [override])
     assert tuple(distributions[key].choices) == choices

@@ -18,15 +18,15 @@ from packaging.requirements import Requirement
 
 from helpers import FAST, compose_with_hydra, wandb_history, wandb_state
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.search.search_results import (
+from qa_experiments.search.optuna_storage import open_storage
+from qa_experiments.search.search_space import parse_search_space
+from qa_experiments.search.study_report import (
     PLOTS,
     markdown_table,
     plot_missing,
     trial_rows,
     write_search_results,
 )
-from qa_experiments.search.search_space import parse_search_space
-from qa_experiments.search.storage import open_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",

@@ -7,7 +7,7 @@ a failing job recorded as failed while the others finish, qa-compare reading the
 jobs' output in the cluster's worker logs, and qa-train's variables reaching the jobs. The
 cluster is stopped by ending the `ray start --block` process that runs it (which ends the
 daemons it started), not by `ray stop`, which would end every Ray on the machine.
-The fast tests check the preset and the two pieces of qa_experiments/cli/ray_jobs.py.
+The fast tests check the preset and the two pieces of qa_experiments/hydra_runtime/ray_jobs.py.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from omegaconf import OmegaConf
 
 from helpers import FAST, compose_with_hydra
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.cli import ray_jobs
 from qa_experiments.cli.hydra_errors import NO_RAY_CLUSTER, run_reporting_errors
 from qa_experiments.compare import main as compare_main
+from qa_experiments.hydra_runtime import ray_jobs
 
 RAY = Path(sys.executable).with_name("ray")  # the CLI of the Ray installed with the `ray` extra
 LAUNCHER = "hydra.launcher.ray"
@@ -72,7 +72,7 @@ def test_ray_cluster_preset_joins_a_running_cluster(monkeypatch, tmp_path):
     assert init["runtime_env"]["env_vars"] == {
         "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline", ray_jobs.LAUNCH_DIR: str(tmp_path)}
     assert init["runtime_env"]["worker_process_setup_hook"] == (
-        "qa_experiments.cli.ray_jobs.enter_launch_dir")
+        "qa_experiments.hydra_runtime.ray_jobs.enter_launch_dir")
     assert ray["remote"] == {"num_cpus": 1, "num_gpus": 0}
 
     gpu = compose_with_hydra("hydra/launcher=ray_cluster", f"{LAUNCHER}.remote.num_gpus=1",

@@ -23,10 +23,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from helpers import make_job, metrics
 from qa_experiments.analysis.comparison import short_error
 from qa_experiments.analysis.error_report import CHART_FILES, marked_context, write_report
-from qa_experiments.analysis.escaping import markdown_code, markdown_text
 from qa_experiments.analysis.slices import SLICERS
 from qa_experiments.compare import main as compare_main
-from qa_experiments.search.search_results import markdown_table, trial_rows, write_csv
+from qa_experiments.escaping import markdown_code, markdown_text
+from qa_experiments.search.study_report import markdown_table, trial_rows, write_csv
 from qa_experiments.search.trial_protocol import RUN_DIR_ATTR
 
 # Each entry needs escaping (it fails without it); the last ones also check that text which

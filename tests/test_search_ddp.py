@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 from helpers import FAST
-from qa_experiments.search.storage import open_storage
+from qa_experiments.search.optuna_storage import open_storage
 from qa_experiments.search.trial_protocol import PRUNED_ATTR, PRUNER_ATTR, trial_environment
 
 # 96 questions, 2 ranks x batch 8: several optimizer steps, a slice F1 reported at each.

@@ -23,8 +23,8 @@ from helpers import FAST, compose_config, compose_with_hydra
 from hydra_plugins.qa_experiments_optuna.optuna_sweeper import OptunaSweeper, continued_seed
 from qa_experiments.errors import UserError
 from qa_experiments.lifecycle.job import train
+from qa_experiments.search.optuna_storage import StorageError, open_storage
 from qa_experiments.search.search_space import StudyMismatchError, describe_space
-from qa_experiments.search.storage import StorageError, open_storage
 from qa_experiments.search.trial_protocol import (
     PRUNER_ATTR,
     PRUNERS,

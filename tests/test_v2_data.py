@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from qa_experiments.config.paths import BUNDLED_DATA_DIR
-from qa_experiments.data import v2_dev_split
 from qa_experiments.data.splits import limit_keeping_mix, load_split
 from qa_experiments.data.squad_files import read_squad_file
+from scripts import build_v2_dev_split as v2_dev_split
 
 sys.path.insert(0, str(Path(__file__).parent))
 from helpers import compose_config  # noqa: E402

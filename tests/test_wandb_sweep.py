@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from helpers import FAST, wandb_history, wandb_state
-from qa_experiments.search.wandb_sweep import COMMAND, sweep_config
+from qa_experiments.search.wandb_sweep_config import COMMAND, sweep_config
 from qa_experiments.wandb_sweep import main
 
 

@@ -17,8 +17,8 @@ from qa_experiments.cli.arguments import (
     check_output_dir,
     writing,
 )
-from qa_experiments.cli.errors import report_error, run_command
-from qa_experiments.errors import MissingFileError, UserError
+from qa_experiments.cli.errors import run_command
+from qa_experiments.errors import MissingFileError, UserError, report_error
 from qa_experiments.runs.layout import find_job_dirs
 
 PROG = "qa-compare"

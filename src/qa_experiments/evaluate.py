@@ -27,7 +27,7 @@ from qa_experiments.cli.arguments import (
     write_output,
     writing,
 )
-from qa_experiments.cli.errors import report_error
+from qa_experiments.errors import report_error
 from qa_experiments.runs.summary import tuning_lines
 
 PROG = "qa-evaluate"

@@ -22,7 +22,8 @@ from qa_experiments.cli.arguments import (
     check_output_dir,
     writing,
 )
-from qa_experiments.cli.errors import report_error, run_command
+from qa_experiments.cli.errors import run_command
+from qa_experiments.errors import report_error
 from qa_experiments.runs.layout import REPORT_DIR
 
 PROG = "qa-report"

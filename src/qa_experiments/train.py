@@ -17,12 +17,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from qa_experiments.cli.errors import report_error, storage_problem
-from qa_experiments.cli.hydra_config import register_resolvers
+from qa_experiments.cli.errors import storage_problem
 from qa_experiments.cli.hydra_errors import run_reporting_errors
 from qa_experiments.config.paths import config_dir
 from qa_experiments.config.schema import register_schema
-from qa_experiments.errors import UserError, one_line
+from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.hydra_runtime.resolvers import register_resolvers
 from qa_experiments.lifecycle.job import train
 from qa_experiments.runs.claim import RunDirError
 from qa_experiments.runs.layout import LOG

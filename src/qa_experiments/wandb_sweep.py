@@ -1,5 +1,5 @@
 """`qa-wandb-sweep`: the Optuna preset's search space as a W&B sweep, so that `wandb agent` can
-drive the same search (see `search.wandb_sweep`).
+drive the same search (see `search.wandb_sweep_config`).
 
     qa-wandb-sweep                                 # writes wandb_sweep.yaml, prints next steps
     qa-wandb-sweep --method random 'optimizer.lr=tag(log, interval(1e-5, 1e-3))' data=squad
@@ -18,9 +18,9 @@ import yaml
 
 from qa_experiments.cli.arguments import ArgumentParser, check_output_path, positive_int
 from qa_experiments.cli.errors import run_command
-from qa_experiments.cli.hydra_config import register_resolvers
 from qa_experiments.config.schema import register_schema
 from qa_experiments.errors import UserError, one_line
+from qa_experiments.hydra_runtime.resolvers import register_resolvers
 
 PROG = "qa-wandb-sweep"
 
@@ -43,14 +43,14 @@ def write_sweep(args: argparse.Namespace) -> int:
     """Build, check and write the sweep config; create the sweep with --create."""
     check_output_path(args.output, "--output")
     try:  # the `sweep` extra brings Optuna, whose distributions describe the search space
-        from qa_experiments.search import wandb_sweep
+        from qa_experiments.search import wandb_sweep_config
     except ModuleNotFoundError as error:
         raise UserError(f"{PROG} needs the optional package {error.name!r}: "
                         "pip install 'qa-experiments[sweep]'") from error
     register_schema()
     register_resolvers()
-    config = wandb_sweep.sweep_config(args.overrides, args.method, args.min_iter)
-    violations = wandb_sweep.schema_violations(config)
+    config = wandb_sweep_config.sweep_config(args.overrides, args.method, args.min_iter)
+    violations = wandb_sweep_config.schema_violations(config)
     if violations:
         raise UserError("W&B refuses this sweep config: " + "; ".join(violations))
     try:

@@ -46,19 +46,19 @@ try:
     from optuna.distributions import BaseDistribution
     from optuna.trial import Trial, TrialState
 
-    from qa_experiments.search.search_results import write_search_results
+    from qa_experiments.search.optuna_storage import (
+        JOURNAL_PREFIX,
+        absolute_storage,
+        open_storage,
+        shown_url,
+    )
     from qa_experiments.search.search_space import (
         StudyMismatchError,
         describe_space,
         parse_search_space,
         space_change,
     )
-    from qa_experiments.search.storage import (
-        JOURNAL_PREFIX,
-        absolute_storage,
-        open_storage,
-        shown_url,
-    )
+    from qa_experiments.search.study_report import write_search_results
 except ModuleNotFoundError as missing:
     MISSING_EXTRA: ModuleNotFoundError | None = missing
 else:

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.analysis.run_files import finite_number, read_json_object
+from qa_experiments.escaping import csv_cell, markdown_text
 from qa_experiments.runs import layout
 
 log = logging.getLogger(__name__)

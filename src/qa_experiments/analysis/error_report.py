@@ -20,7 +20,6 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from qa_experiments.analysis import abstention, charts
-from qa_experiments.analysis.escaping import markdown_code, markdown_text
 from qa_experiments.analysis.run_files import (
     QUESTIONS_FILE,
     finite_number,
@@ -34,9 +33,11 @@ from qa_experiments.analysis.slices import (
     SLICERS,
     SMALL_BUCKET,
     SliceScore,
+    question_type,
     score_all,
     score_slices,
 )
+from qa_experiments.escaping import markdown_code, markdown_text
 from qa_experiments.runs.atomic import write_json, write_text
 from qa_experiments.runs.layout import CONFIG
 from qa_experiments.scoring.calibration_metrics import (
@@ -598,3 +599,17 @@ def slice_summary(slices: dict[str, list[SliceScore]]) -> dict[str, float | int]
                                 f"{key}/count": b.count})
     return summary
 
+
+
+PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
+                      "exact_match", "f1", "question_type")
+
+
+def tracker_view(report: Report) -> tuple[dict[str, float | int], dict[str, Path],
+                                          tuple[list[str], list[list[Any]]]]:
+    """What a tracker shows of a report: flat slice scores, the charts (name -> PNG) and a
+    predictions table (columns, rows) to filter errors by."""
+    rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
+             r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
+             question_type(r)] for r in report.records]
+    return slice_summary(report.slices), dict(report.charts), (list(PREDICTION_COLUMNS), rows)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_experiments.analysis.comparison import JobRow, sweep_labels
-from qa_experiments.analysis.escaping import csv_cell, markdown_text
 from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
 from qa_experiments.analysis.slices import (
     ALL_QUESTIONS,
@@ -25,6 +24,7 @@ from qa_experiments.analysis.slices import (
     score_all,
     score_slices,
 )
+from qa_experiments.escaping import csv_cell, markdown_text
 from qa_experiments.runs.layout import find_job_dirs, job_id
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from qa_experiments.cli.errors import report_error, run_command
+from qa_experiments.cli.errors import run_command
 from qa_experiments.data.squad_files import is_unicode_text
-from qa_experiments.errors import UserError, one_line
+from qa_experiments.errors import UserError, one_line, report_error
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
 

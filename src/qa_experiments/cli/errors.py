@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import errno
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from qa_experiments.errors import UserError, one_line
-
-
-def report_error(prog: str, message: str) -> None:
-    """Print `PROG: error: MESSAGE` on stderr (the message folded into one line)."""
-    print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
+from qa_experiments.errors import UserError, one_line, report_error
 
 
 def run_command(prog: str, command: Callable[[], int]) -> int:

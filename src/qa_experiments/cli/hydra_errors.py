@@ -20,8 +20,7 @@ from typing import Any
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from qa_experiments.cli.errors import report_error
-from qa_experiments.errors import UserError, one_line
+from qa_experiments.errors import UserError, one_line, report_error
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 FULL_ERROR_HINT = f"{FULL_ERROR}=1 shows the full error"

@@ -25,6 +25,7 @@ import datasets
 from qa_experiments.data.splits import MAX_CONTEXT_CHARS
 from qa_experiments.data.squad_files import DataError, is_unicode_text
 from qa_experiments.data.windows import prepare_eval_features
+from qa_experiments.evaluation.model_eval import decode_answers, predict_logits
 from qa_experiments.inference.predictor import (
     LoadedRun,
     confidence,
@@ -32,7 +33,6 @@ from qa_experiments.inference.predictor import (
     prediction_trainer,
 )
 from qa_experiments.scoring.decoding import Prediction
-from qa_experiments.scoring.model_eval import decode_answers, predict_logits
 
 
 @dataclass(frozen=True)

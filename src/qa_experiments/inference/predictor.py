@@ -37,6 +37,7 @@ from qa_experiments.config.schema import (
 from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
+from qa_experiments.evaluation.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.inference.onnx_backend import EXPORT_FILE, FP32_FILE, INT8_FILE, OnnxModel
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
@@ -46,7 +47,6 @@ from qa_experiments.runs.layout import model_directory
 from qa_experiments.scoring.calibration import PlattCalibration
 from qa_experiments.scoring.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.scoring.decoding import Prediction
-from qa_experiments.scoring.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.scoring.tuning import CALIBRATION_FILE
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",

@@ -16,16 +16,16 @@ from hydra.types import RunMode
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
-from qa_experiments.analysis.error_report import write_report
+from qa_experiments.analysis.error_report import tracker_view, write_report
 from qa_experiments.config.schema import ConfigError, validate_config
 from qa_experiments.data.squad_files import check_readable, file_sha256
 from qa_experiments.hub import resolve_local_files_only
 from qa_experiments.lifecycle import device_slots, process_group, slurm
 from qa_experiments.runs import claim, layout
 from qa_experiments.runs.summary import run_summary
+from qa_experiments.scoring.metric_names import F1_METRIC
 from qa_experiments.search.trial_protocol import TrialPruned
 from qa_experiments.tracking import wandb_run
-from qa_experiments.tracking.wandb_run import F1_METRIC
 
 log = logging.getLogger("qa_experiments.train")
 
@@ -175,7 +175,7 @@ def write_error_report(run_dir: Path, run) -> None:
     """The run's error-analysis report (report/), also sent to its W&B run; a report that
     fails is a warning, never a failed run."""
     try:
-        wandb_run.log_report(run, write_report(run_dir))
+        wandb_run.log_report(run, *tracker_view(write_report(run_dir)))
     except Exception as error:
         log.warning("Error-analysis report not written: %s: %s (try: qa-report %s)",
                     type(error).__name__, error, run_dir)

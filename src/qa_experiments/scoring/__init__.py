@@ -1,6 +1,5 @@
 """From a model's logits to scored answers, one module per step.
 
-- `model_eval`: run a model over evaluation windows, decode, score (what training and the CLIs call)
 - `decoding`: start/end logits of every window -> each question's answer (the reference algorithm)
 - `squad_metric`: the official SQuAD v1.1 / v2.0 exact-match and F1 rules (plain Python)
 - `hf_evaluate`: the same metrics as offline Hugging Face `evaluate` modules
@@ -11,6 +10,8 @@
 - `tuning`: cross-validated calibration and threshold figures, and what is stored with a model
 - `question_records`: one record per scored question (`eval_questions.jsonl`)
 - `answer_files`: `nbest_predictions.json` and `na_prob.json`
+- `metric_names`: the names scores are logged and compared under (`eval/f1`)
 
-Imports only `runs` (atomic writes) of the package; it may use `model`, `data` and below.
+Runs no model (that is `evaluation`). Imports only `runs` (atomic writes) and the foundation
+modules of the package.
 """

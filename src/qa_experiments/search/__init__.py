@@ -1,4 +1,5 @@
-"""Hyperparameter search: the search-space syntax, Optuna storage, what a sweeper and its
-trials agree on (the trial protocol), the search results files, and the W&B sweep export.
-Imports `tracking` (the W&B metric name), `runs` and the layers below; never the training
-stack."""
+"""Hyperparameter search: the search-space syntax (`search_space`), what a sweeper and its
+trials agree on (`trial_protocol`), Optuna study storage (`optuna_storage`), the study's
+results files (`study_report`), and the search space as a W&B sweep config
+(`wandb_sweep_config`). Independent of `tracking`, `analysis` and `inference`; imports `scoring`
+(metric names), `runs` and the foundation; never the training stack."""

@@ -1,2 +1,4 @@
-"""Experiment tracking: one Weights & Biases run per job, offline without credentials.
-Imports `analysis` (to log the error-analysis report) and the layers below."""
+"""Experiment tracking: one Weights & Biases run per job, offline without credentials, continued
+across resume and requeue (`wandb_run`), and the Trainer callback that logs into it
+(`wandb_callback`). Independent of `search`, `analysis` and `inference`: what it logs of a
+report comes to it as plain data. Imports `runs` and the foundation."""

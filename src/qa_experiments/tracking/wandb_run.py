@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.analysis.error_report import slice_summary
-from qa_experiments.analysis.slices import question_type
 from qa_experiments.errors import UserError
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
@@ -34,7 +32,6 @@ log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
 INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
-F1_METRIC = "eval/f1"  # dev F1: what sweeps maximise; intermediate values are on a slice
 
 
 class TrackingError(UserError, RuntimeError):
@@ -225,7 +222,7 @@ def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
     })
     keys.update({k: f"eval/{k}" for k in ("best_exact", "best_exact_thresh", "best_f1_thresh")})
     summary = {name: results[key] for key, name in keys.items() if key in results}
-    for section in ("calibration", "no_answer_threshold"):  # their numbers (see answers.tuning)
+    for section in ("calibration", "no_answer_threshold"):  # their numbers (see scoring.tuning)
         for key, value in (results.get(section) or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 summary[f"eval/{section}/{key}"] = value
@@ -268,24 +265,18 @@ def close_failed_run(job_run: JobRun | None) -> None:
         log.warning("The W&B run was not closed cleanly: %s: %s", type(error).__name__, error)
 
 
-PREDICTION_COLUMNS = ("id", "question", "gold", "prediction", "probability", "confidence",
-                      "exact_match", "f1", "question_type")
-
-
-def log_report(job_run: JobRun | None, report) -> None:
-    """Send an error-analysis report (analysis.error_report.Report) to the W&B run: slice scores
-    into the summary, its charts as images and a predictions table to filter errors by."""
+def log_report(job_run: JobRun | None, summary: dict[str, Any], charts: dict[str, Path],
+               table: tuple[list[str], list[list[Any]]]) -> None:
+    """Send an error-analysis report to the W&B run: its flat slice scores into the summary, its
+    charts (name -> PNG) as images and its predictions `table` (columns, rows) to filter
+    errors by (`analysis.error_report.tracker_view` makes all three)."""
     if job_run is None:
         return
     import wandb
 
-    run = job_run.run
-
-    run.summary.update(slice_summary(report.slices))
-    rows = [[r["id"], r["question"], " | ".join(r["answers"]), r["prediction"],
-             r.get("probability"), r.get("confidence"), r["exact_match"], r["f1"],
-             question_type(r)] for r in report.records]
+    job_run.run.summary.update(summary)
+    columns, rows = table
     job_run.log({  # in the last step's row: the report describes the trained model
-        **{f"report/{name}": wandb.Image(str(path)) for name, path in report.charts.items()},
-        "report/predictions": wandb.Table(columns=list(PREDICTION_COLUMNS), data=rows),
+        **{f"report/{name}": wandb.Image(str(path)) for name, path in charts.items()},
+        "report/predictions": wandb.Table(columns=columns, data=rows),
     }, job_run.step)

@@ -17,6 +17,7 @@ from qa_experiments.config.schema import ConfigError
 from qa_experiments.data.feature_cache import cached_features
 from qa_experiments.data.splits import load_split
 from qa_experiments.data.windows import prepare_eval_features, prepare_train_features
+from qa_experiments.evaluation.model_eval import evaluate_features
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer
@@ -24,7 +25,6 @@ from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_directory, write_json
 from qa_experiments.runs.model_card import write_model_card
 from qa_experiments.scoring.answer_files import nbest_predictions, no_answer_probabilities
-from qa_experiments.scoring.model_eval import evaluate_features
 from qa_experiments.scoring.question_records import write_question_records
 from qa_experiments.scoring.tuning import CALIBRATION_FILE
 from qa_experiments.search.trial_protocol import TrialPruned

@@ -18,8 +18,9 @@ import torch
 from omegaconf import DictConfig
 from transformers import TrainerCallback
 
+from qa_experiments.evaluation.model_eval import evaluate_features
 from qa_experiments.runs.layout import is_writer
-from qa_experiments.scoring.model_eval import evaluate_features
+from qa_experiments.scoring.metric_names import F1_METRIC
 from qa_experiments.search.trial_protocol import (
     PRUNED_ATTR,
     PRUNER_ATTR,
@@ -27,7 +28,6 @@ from qa_experiments.search.trial_protocol import (
     pruner_from_description,
     trial_location,
 )
-from qa_experiments.tracking.wandb_run import F1_METRIC
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def open_trial(study_name: str, storage_spec: str, trial_number: int):
     reports a single step."""
     import optuna
 
-    from qa_experiments.search.storage import open_storage, shown_url
+    from qa_experiments.search.optuna_storage import open_storage, shown_url
 
     storage = open_storage(storage_spec)
     try:

@@ -14,7 +14,7 @@ import optuna
 import yaml
 from optuna.trial import FrozenTrial, TrialState
 
-from qa_experiments.analysis.escaping import csv_cell, markdown_text
+from qa_experiments.escaping import csv_cell, markdown_text
 from qa_experiments.search.trial_protocol import RUN_DIR_ATTR
 
 log = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from qa_experiments.cli.ray_jobs import ray_job_env
 from qa_experiments.config.paths import (
     bundled_data_path,
     device_choice,
     minilm_path,
     run_timestamp,
 )
+from qa_experiments.hydra_runtime.ray_jobs import ray_job_env
 from qa_experiments.model.tiny_models import cached_tiny_model
 
 

@@ -9,8 +9,8 @@ held-out part are NOT comparable to published dev-v2.0 figures (other questions,
 dev articles were trained on); `data=sample_v2_official` evaluates on the whole official
 dev-v2.0 set instead.
 
-Both files are built from the bundled official files by this module, deterministically:
-`python -m qa_experiments.data.v2_dev_split` rewrites them (tests check that the shipped files are
+Both files are built from the bundled official files by this script, deterministically:
+`python scripts/build_v2_dev_split.py` rewrites them (tests check that the shipped files are
 what it builds).
 """
 

@@ -20,8 +20,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.cli.errors import report_error
-from qa_experiments.errors import one_line
+from qa_experiments.errors import one_line, report_error
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import RunDirError, job_differences
 

@@ -20,8 +20,8 @@ from optuna.distributions import (
 )
 
 from qa_experiments.config.paths import config_dir
+from qa_experiments.scoring.metric_names import F1_METRIC
 from qa_experiments.search.search_space import parse_search_space
-from qa_experiments.tracking.wandb_run import F1_METRIC
 
 COMMAND = ["${env}", "${interpreter}", "-m", "qa_experiments.train", "${args_no_hyphens}"]
 METRIC = {"name": F1_METRIC, "goal": "maximize"}
