@@ -1,5 +1,6 @@
-"""Shared test setup: an offline environment, the config registrations, and the fixtures several
-test modules use (helpers.py holds the plain functions)."""
+"""Shared test setup: an offline environment, the config registrations (done once per session by
+`registered_config`, as an entry point does before it composes), and the fixtures several test
+modules use (helpers.py holds the plain functions)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ os.environ["QA_EXPERIMENTS_CACHE"] = tempfile.mkdtemp(prefix="qa-experiments-cac
 
 import pytest  # noqa: E402
 
-import qa_experiments.train  # noqa: E402,F401 - registers the schema and resolvers
 from helpers import FAST, compose_config  # noqa: E402
+from qa_experiments.hydra_runtime.resolvers import register_config  # noqa: E402
 from qa_experiments.lifecycle.job import train  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def registered_config():
+    """The schema and resolvers registered, as qa-train does before composing a config."""
+    register_config()
 
 
 @pytest.fixture(scope="session")

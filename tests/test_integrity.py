@@ -97,8 +97,8 @@ def test_run_killed_while_saving_its_model_is_not_finished(tmp_path):
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "transformers.Trainer.save_model = dying_save\n"
         "sys.argv[0] = 'train'\n"
-        "from qa_experiments.train import main\n"
-        "main()\n"
+        "from qa_experiments.train import cli\n"
+        "cli()\n"
     )
     run_dir = tmp_path / "run"
     killed = train_cli(run_dir, python=[sys.executable, "-c", kill_during_save])

@@ -11,9 +11,8 @@
   (inside an admonition), every line of it is.
 - `<!-- config-reference -->` is replaced by tables of every config key, generated from the
   structured schema (`src/qa_experiments/config/schema.py`: the dataclass fields, their types,
-  defaults and comments, and the CHOICES / RANGES checks), the `trainer` node of
-  `conf/config.yaml` and the YAML groups in `conf/`, so the reference cannot drift from the
-  code.
+  defaults and comments, the trainer defaults, and the CHOICES / RANGES checks) and the YAML
+  groups in `conf/`, so the reference cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)#\s]+)((?:#[^)\s]*)?)\)")
 DOCSTRING = re.compile(r"^([ \t]*)<!-- docstring (\S+) -->", re.MULTILINE)
 
 GROUPS = ("model", "data", "optimizer", "hardware", "logger", "experiment", "hparams_search",
-          "hydra/launcher")
+          "debug", "hydra/launcher")
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
@@ -231,26 +230,26 @@ def _flat_items(tree: Any, prefix: str) -> list[tuple[str, Any]]:
 
 
 def _trainer_table(schema) -> str:
-    """The trainer node of conf/config.yaml: what it passes to TrainingArguments by default."""
-    lines = (CONF / "config.yaml").read_text(encoding="utf-8").splitlines()
-    start = lines.index("trainer:")
+    """The trainer node's defaults (schema.TRAINER_DEFAULTS): what a run passes to
+    TrainingArguments, with the comment on each key's line."""
+    source = Path(schema.__file__).read_text(encoding="utf-8")
+    block = source[source.index("TRAINER_DEFAULTS"):]
+    block = block[:block.index("\n}\n")]
+    notes = dict(re.findall(r'^\s+"(\w+)":.*?#\s*(.*)$', block, re.MULTILINE))
     rows = ["### `trainer`\n",
             "Passed to `transformers.TrainingArguments` unchanged: any field of it can be set "
-            "(`trainer.num_train_epochs=3`), one that `conf/config.yaml` does not list with "
+            "(`trainer.num_train_epochs=3`), one the schema does not list with "
             "`+trainer.FIELD=VALUE`; an unknown field is refused with a did-you-mean. "
             "`trainer.fp16`, `trainer.bf16` and `trainer.half_precision_backend` are refused: "
-            "the precision is `hardware.precision`'s. What `conf/config.yaml` sets:\n",
+            "the precision is `hardware.precision`'s. The defaults "
+            "(`TRAINER_DEFAULTS` in `src/qa_experiments/config/schema.py`); a key that *follows* "
+            "another setting is wiring, set that setting instead:\n",
             "| key | value | allowed | note |", "|---|---|---|---|"]
-    for line in lines[start + 1:]:
-        if line and not line.startswith(" "):
-            break
-        match = re.match(r"\s+(\w+):\s*(.*?)\s*(?:#\s*(.*))?$", line)
-        if match:
-            key, value, note = match.groups()
-            follows = re.fullmatch(r"\$\{(.+)\}", value)
-            value = f"follows `{follows[1]}`" if follows else f"`{value}`"
-            rows.append(f"| `trainer.{key}` | {value} | {_allowed(schema, 'trainer.' + key)} "
-                        f"| {_text_cell(note or '')} |")
+    for key, value in schema.TRAINER_DEFAULTS.items():
+        follows = re.fullmatch(r"\$\{(.+)\}", str(value))
+        shown = f"follows `{follows[1]}`" if follows else f"`{_yaml(value)}`"
+        rows.append(f"| `trainer.{key}` | {shown} | {_allowed(schema, 'trainer.' + key)} "
+                    f"| {_text_cell(notes.get(key, ''))} |")
     return "\n".join(rows) + "\n"
 
 

@@ -1,14 +1,10 @@
 """Score a trained model on a SQuAD file: `python -m qa_experiments.evaluate RUN_DIR --data FILE`.
 
 Prints EM/F1 (and the HasAns/NoAns breakdown for SQuAD v2 runs), the cross-validated
-calibration and no-answer threshold figures (`answers.tuning`; SQuAD v2 also the official
+calibration and no-answer threshold figures (`scoring.tuning`; SQuAD v2 also the official
 best_exact/best_f1) and writes them as JSON, by
 default to RUN_DIR/eval_<data file stem>.json. The scores come from the code that scores a
 run after training, so the run's own eval file (and max_eval_samples) reproduces results.json.
-
-`qa_experiments/evaluate/` is a directory without `__init__.py` (a namespace package) holding
-only this `__main__`: a script run from inside `qa_experiments/` still imports the Hugging Face
-`evaluate` package, which a module named `evaluate.py` there would hide.
 """
 
 from __future__ import annotations

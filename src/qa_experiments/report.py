@@ -1,7 +1,7 @@
 """Write the error-analysis report of a run: `python -m qa_experiments.report RUN_DIR`.
 
 Reads RUN_DIR/eval_questions.jsonl (and results.json) and writes RUN_DIR/report/report.md with
-its PNG charts and slices.json (see qa_experiments/analysis/report.py); `--questions FILE`
+its PNG charts and slices.json (see qa_experiments/analysis/error_report.py); `--questions FILE`
 analyses qa-evaluate's eval_<stem>_questions.jsonl instead. Every training run writes the
 same report when it ends.
 """

@@ -20,18 +20,14 @@ from omegaconf import DictConfig
 from qa_experiments.cli.errors import storage_problem
 from qa_experiments.cli.hydra_errors import run_reporting_errors
 from qa_experiments.config.paths import config_dir
-from qa_experiments.config.schema import register_schema
 from qa_experiments.errors import UserError, one_line, report_error
-from qa_experiments.hydra_runtime.resolvers import register_resolvers
+from qa_experiments.hydra_runtime.resolvers import register_config
 from qa_experiments.lifecycle.job import train
 from qa_experiments.runs.claim import RunDirError
 from qa_experiments.runs.layout import LOG
 
 PROG = "qa-train"
 log = logging.getLogger("qa_experiments.train")
-
-register_resolvers()
-register_schema()
 
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
@@ -92,6 +88,7 @@ def log_traceback_to_file(error: BaseException) -> bool:
 def cli() -> None:
     """Console entry point (`qa-train`, `python -m qa_experiments.train`): `main` with Hydra's
     own errors (bad override, unknown choice, unwritable run directory) as one line, exit 2."""
+    register_config()
     run_reporting_errors(PROG, main)
 
 

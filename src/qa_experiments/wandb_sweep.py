@@ -18,9 +18,8 @@ import yaml
 
 from qa_experiments.cli.arguments import ArgumentParser, check_output_path, positive_int
 from qa_experiments.cli.errors import run_command
-from qa_experiments.config.schema import register_schema
 from qa_experiments.errors import UserError, one_line
-from qa_experiments.hydra_runtime.resolvers import register_resolvers
+from qa_experiments.hydra_runtime.resolvers import register_config
 
 PROG = "qa-wandb-sweep"
 
@@ -47,8 +46,7 @@ def write_sweep(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         raise UserError(f"{PROG} needs the optional package {error.name!r}: "
                         "pip install 'qa-experiments[sweep]'") from error
-    register_schema()
-    register_resolvers()
+    register_config()
     config = wandb_sweep_config.sweep_config(args.overrides, args.method, args.min_iter)
     violations = wandb_sweep_config.schema_violations(config)
     if violations:

@@ -69,7 +69,7 @@ def results_path(questions: Path) -> Path:
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
-    """The per-question records of a question file (see answers/question_records.py)."""
+    """The per-question records of a question file (see scoring/question_records.py)."""
     if not path.is_file():
         raise ReportInputError(
             f"{path}: missing; runs and qa-evaluate write it from this version on; "

@@ -1,5 +1,5 @@
 """Where the package finds its config groups and bundled files, and the functions behind the
-YAML configs' resolvers (registered by `cli.hydra_config`)."""
+YAML configs' resolvers (registered by `hydra_runtime.resolvers`)."""
 
 from __future__ import annotations
 

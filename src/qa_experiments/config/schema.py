@@ -64,7 +64,7 @@ class DataConfig:
 
 @dataclass
 class OptimizerConfig:
-    """Optimizer and learning-rate schedule (mapped onto TrainingArguments in config.yaml)."""
+    """Optimizer and learning-rate schedule (fed into TrainingArguments by TRAINER_DEFAULTS)."""
 
     name: str = "adamw_torch"  # a TrainingArguments.optim value
     lr: float = 5e-5
@@ -120,6 +120,41 @@ class PruningConfig:
     intermediate_eval: bool = False  # also outside a pruned Optuna search (qa-wandb-sweep sets it)
 
 
+# The trainer node's defaults, passed to transformers.TrainingArguments unchanged: any other
+# field of it can be added (+trainer.FIELD=VALUE). The ${...} entries are wiring, not defaults:
+# they feed the groups above into TrainingArguments, so set those (optimizer.lr, not
+# trainer.learning_rate). A field missing here has TrainingArguments' own default.
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "num_train_epochs": 2,
+    "max_steps": -1,  # > 0 overrides num_train_epochs
+    "max_grad_norm": 1.0,
+    "activation_checkpointing": False,  # recompute activations in backward: less memory, slower
+    "learning_rate": "${optimizer.lr}",
+    "weight_decay": "${optimizer.weight_decay}",
+    "adam_beta1": "${optimizer.betas[0]}",
+    "adam_beta2": "${optimizer.betas[1]}",
+    "adam_epsilon": "${optimizer.eps}",
+    "optim": "${optimizer.name}",
+    "warmup_steps": "${optimizer.warmup}",
+    "lr_scheduler_type": "${optimizer.scheduler}",
+    "per_device_train_batch_size": "${hardware.train_batch_size}",
+    "per_device_eval_batch_size": "${hardware.eval_batch_size}",
+    "gradient_accumulation_steps": "${hardware.gradient_accumulation_steps}",
+    "dataloader_num_workers": "${hardware.dataloader_num_workers}",
+    "dataloader_pin_memory": "${hardware.pin_memory}",
+    "torch_compile": "${hardware.torch_compile}",
+    "include_num_input_tokens_seen": "non_padding",  # for train_tokens_per_second
+    "eval_strategy": "no",  # SQuAD EM/F1 is computed once, after training
+    "save_strategy": "steps",  # checkpoints under <run dir>/checkpoints, for resume=true
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "logging_steps": 25,
+    "logging_first_step": True,
+    "logging_nan_inf_filter": False,  # show a NaN loss (the run then stops) instead of hiding it
+    "disable_tqdm": False,
+}
+
+
 @dataclass
 class Config:
     """The whole run."""
@@ -130,7 +165,7 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     pruning: PruningConfig = field(default_factory=PruningConfig)
-    trainer: dict[str, Any] = field(default_factory=dict)  # TrainingArguments fields, as is
+    trainer: dict[str, Any] = field(default_factory=lambda: dict(TRAINER_DEFAULTS))
     seed: int = 42
     resume: bool = False  # continue an interrupted run from its newest checkpoint (same run dir)
 
@@ -334,8 +369,9 @@ def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def _validate_training_length(trainer: DictConfig) -> None:
     """ConfigError for a run that would not train at all: it would save the untrained model as
     a finished run."""
-    max_steps = trainer.get("max_steps", -1)
-    epochs = trainer.get("num_train_epochs", 3.0)  # both typed by _validate_trainer_values
+    # Both typed by _validate_trainer_values; removed (~trainer.KEY), TrainingArguments' default.
+    max_steps = trainer.get("max_steps", _training_arguments_default("max_steps"))
+    epochs = trainer.get("num_train_epochs", _training_arguments_default("num_train_epochs"))
     if not 0 <= epochs <= MAX_EPOCHS:
         raise ConfigError(f"trainer.num_train_epochs={epochs!r} must be a number of epochs in "
                           f"[0, {MAX_EPOCHS}].")
@@ -345,6 +381,12 @@ def _validate_training_length(trainer: DictConfig) -> None:
     if max_steps < 0 and epochs <= 0:
         raise ConfigError(f"trainer.num_train_epochs={epochs} trains nothing; give a number of "
                           "epochs > 0 (or trainer.max_steps > 0).")
+
+
+def _training_arguments_default(key: str) -> Any:
+    from transformers import TrainingArguments
+
+    return next(f.default for f in dataclasses.fields(TrainingArguments) if f.name == key)
 
 
 def _reject_owned_trainer_keys(trainer: DictConfig) -> None:

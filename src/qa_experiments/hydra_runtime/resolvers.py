@@ -1,6 +1,8 @@
-"""What every Hydra entry point registers before composing a config: the resolvers the YAML
-groups use. They reach into several layers (bundled data, models, devices), so they are wired
-here, above all of them."""
+"""What every Hydra entry point registers before composing a config (`register_config`): the
+structured schema and the resolvers the YAML groups use. The resolvers reach into several layers
+(bundled data, models, devices), so they are wired here, above all of them. Nothing registers
+at import: an entry point calls `register_config` (qa-train, qa-wandb-sweep; the tests through
+a fixture). Hydra's launchers hand both on to the jobs they start with their singleton state."""
 
 from __future__ import annotations
 
@@ -12,8 +14,15 @@ from qa_experiments.config.paths import (
     minilm_path,
     run_timestamp,
 )
+from qa_experiments.config.schema import register_schema
 from qa_experiments.hydra_runtime.ray_jobs import ray_job_env
 from qa_experiments.model.tiny_models import cached_tiny_model
+
+
+def register_config() -> None:
+    """Register the schema (`schema` in config.yaml's defaults) and the resolvers."""
+    register_schema()
+    register_resolvers()
 
 
 def register_resolvers() -> None:

@@ -2,7 +2,7 @@
 
 `load_run` accepts a training run directory (its `model/` and `config.json`) or a bare
 checkpoint directory. Windows, decoding and scores come from the same functions as the
-evaluation at the end of training (`preprocessing`, `answers.model_eval`), run by a
+evaluation at the end of training (`data.windows`, `evaluation.model_eval`), run by a
 prediction-only `transformers.Trainer`, so a run's own eval data reproduces its results.json.
 """
 
@@ -334,7 +334,7 @@ def evaluate_file(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Official EM/F1 (plus the v2 breakdown) on a SQuAD file (or its `examples`, already
     read by `load_examples`), computed as after training, and the per-question records
-    (`answers.question_records`)."""
+    (`scoring.question_records`)."""
     started = time.perf_counter()
     examples, report = examples or load_examples(run, data_file, max_samples=max_samples)
     features = prepare_eval_features(examples, run.tokenizer, run.data_cfg)
@@ -396,7 +396,7 @@ def prediction_trainer(
 
 
 def prediction_device_arguments(hardware: dict[str, Any]) -> dict[str, Any]:
-    """The run's device settings (training.device_arguments) for this machine: CUDA when
+    """The run's device settings (model.device.device_arguments) for this machine: CUDA when
     available, else the CPU in fp32 (bf16 only for a run that itself used bf16 on the CPU)."""
     settings = {**dataclasses.asdict(HardwareConfig()), **hardware}
     ran_on_cpu = settings["device"] == "cpu"

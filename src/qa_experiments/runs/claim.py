@@ -243,7 +243,7 @@ def remove_earlier_outputs(run_dir: Path) -> None:
 
 
 def remove_stale_temp_files(run_dir: Path) -> None:
-    """Delete the `.NAME.*.tmp` files and directories a killed writer left (see results.py)."""
+    """Delete the `.NAME.*.tmp` files and directories a killed writer left (see atomic.py)."""
     for path in run_dir.glob(".*.tmp"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -3,7 +3,8 @@
 Each W&B agent run calls `python -m qa_experiments.train key=value ...` with the sampled values
 as Hydra overrides (`${args_no_hyphens}`), plus pruning.intermediate_eval=true so that each run
 logs eval/f1 during training and Hyperband early termination can act. The caller registers
-the config resolvers and schema before `preset_space` composes the preset.
+the schema and resolvers (`hydra_runtime.resolvers.register_config`) before `preset_space`
+composes the preset.
 """
 
 from __future__ import annotations
