@@ -58,7 +58,7 @@ def resolve_local_files_only(repo_id: str, repo_type: str, what: str) -> bool:
         return False
     if hub_reachable():
         return False
-    marker = "config.json" if repo_type == "model" else "README.md"
+    marker = constants.CONFIG_NAME if repo_type == "model" else "README.md"
     if isinstance(try_to_load_from_cache(repo_id, marker, repo_type=repo_type), str):
         return True
     reason = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else (

@@ -24,7 +24,7 @@ from qa_experiments.cli.arguments import (
 )
 from qa_experiments.cli.errors import run_command
 from qa_experiments.errors import report_error
-from qa_experiments.runs.layout import REPORT_DIR
+from qa_experiments.runs.layout import REPORT_DIR, report_dir
 
 PROG = "qa-report"
 
@@ -53,8 +53,7 @@ def write(args: argparse.Namespace) -> int:
     if args.questions is None:
         check_finished_run(args.run_dir)
     read_questions(source)
-    out = args.out if args.out is not None else args.run_dir / (  # as write_report chooses
-        REPORT_DIR if args.questions is None else f"{REPORT_DIR}_{source.stem}")
+    out = args.out if args.out is not None else report_dir(args.run_dir, args.questions)
     what = "--out" if args.out is not None else "the report"
     if args.out is not None:  # also refuses a directory a running job holds
         check_output_dir(args.out.parent, name=args.out.name, owned=(REPORT_DIR,))

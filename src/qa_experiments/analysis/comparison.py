@@ -19,14 +19,17 @@ from typing import Any
 
 import yaml
 
-from qa_experiments.analysis.run_files import finite_number, read_json_object
+from qa_experiments.analysis.run_files import finite_number
 from qa_experiments.escaping import csv_cell, markdown_text
 from qa_experiments.runs import layout
+from qa_experiments.runs.layout import FAILED, FINISHED, PRUNED, RUNNING
 
 log = logging.getLogger(__name__)
 
-# Sort order: finished jobs (by F1) first, failed ones last.
-STATUS_RANK = {"finished": 0, "running": 1, "pruned": 2, "unknown": 3, "failed": 4}
+# A job's status in the table: one of status.json's, or unknown (none, or finished without
+# usable results). Sort order: finished jobs (by F1) first, failed ones last.
+UNKNOWN = "unknown"
+STATUS_RANK = {FINISHED: 0, RUNNING: 1, PRUNED: 2, UNKNOWN: 3, FAILED: 4}
 ERROR_WIDTH = 80
 LABEL_WIDTH = 60
 
@@ -67,7 +70,7 @@ def sort_rows(rows: list[JobRow]) -> list[JobRow]:
     """Rows best first; the sort is stable, so ties keep sweep and job order."""
 
     def key(row: JobRow) -> tuple[int, float]:
-        rank = STATUS_RANK.get(row.status, STATUS_RANK["unknown"])
+        rank = STATUS_RANK.get(row.status, STATUS_RANK[UNKNOWN])
         return rank, -(row.f1 or 0.0) if rank == 0 else 0.0
 
     return sorted(rows, key=key)
@@ -81,7 +84,7 @@ def sweep_labels(sweep_dirs: list[Path]) -> list[str]:
 
 def read_job(job_dir: Path, sweep: str = "") -> JobRow:
     """One job's row; missing or unreadable files never raise, they leave fields empty."""
-    status_doc = read_json_object(job_dir / layout.STATUS) or {}
+    status_doc = layout.read_json_object(job_dir / layout.STATUS) or {}
     results = _read_results(job_dir / layout.RESULTS)
     overrides = _read_overrides(job_dir, status_doc)
     status, error = _job_status(status_doc, results)
@@ -90,7 +93,7 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
         sweep=sweep,
         job=layout.job_id(job_dir.name),
         overrides=" ".join(overrides),
-        backbone=_backbone(read_json_object(job_dir / layout.CONFIG), overrides),
+        backbone=_backbone(layout.read_json_object(job_dir / layout.CONFIG), overrides),
         status=status,
         exact_match=finite_number(metrics.get("exact_match")),
         f1=finite_number(metrics.get("f1")),
@@ -102,7 +105,7 @@ def read_job(job_dir: Path, sweep: str = "") -> JobRow:
 
 def _read_results(path: Path) -> dict[str, Any] | None:
     """results.json when it is complete enough to rank the job (it has a finite F1)."""
-    results = read_json_object(path)
+    results = layout.read_json_object(path)
     return results if results and finite_number(results.get("f1")) is not None else None
 
 
@@ -121,15 +124,15 @@ def _read_overrides(job_dir: Path, status_doc: dict[str, Any]) -> list[str]:
 def _job_status(status_doc: dict[str, Any], results: dict[str, Any] | None) -> tuple[str, str]:
     """(status, error) from status.json and whether results.json could be read."""
     state = status_doc.get("status")
-    if state == "failed":
-        return "failed", short_error(status_doc.get("error")) or "failed (no error recorded)"
-    if state == "pruned":  # stopped by an Optuna pruner: not a failure (see intermediate.json)
-        return "pruned", ""
+    if state == FAILED:
+        return FAILED, short_error(status_doc.get("error")) or "failed (no error recorded)"
+    if state == PRUNED:  # stopped by an Optuna pruner: not a failure (see intermediate.json)
+        return PRUNED, ""
     if results is not None:
-        return "finished", ""
-    if state == "finished":
-        return "unknown", "results.json missing, unreadable or without a finite F1"
-    return (state if state == "running" else "unknown"), ""
+        return FINISHED, ""
+    if state == FINISHED:
+        return UNKNOWN, f"{layout.RESULTS} missing, unreadable or without a finite F1"
+    return (state if state == RUNNING else UNKNOWN), ""
 
 
 def _backbone(config: dict[str, Any] | None, overrides: list[str]) -> str:
@@ -259,7 +262,7 @@ def write_chart(rows: list[JobRow], path: Path) -> Path | None:
     palette = colormaps["tab10"]
     colours = {name: palette(i % 10) for i, name in enumerate(backbones)}
     labels, common = _chart_labels(ordered)
-    scores = [row.f1 for row in ordered if row.status == "finished" and row.f1 is not None]
+    scores = [row.f1 for row in ordered if row.status == FINISHED and row.f1 is not None]
     right = max(scores) * 1.12 if scores and max(scores) > 0 else 100.0  # all-zero F1: 0-100
 
     fig = Figure(figsize=(10, 1.6 + 0.32 * len(ordered)))
@@ -267,11 +270,11 @@ def write_chart(rows: list[JobRow], path: Path) -> Path | None:
     ax = fig.add_subplot()
     ys = list(range(len(ordered)))[::-1]  # best at the top
     for y, row in zip(ys, ordered, strict=True):
-        if row.status == "finished" and row.f1 is not None:
+        if row.status == FINISHED and row.f1 is not None:
             ax.barh(y, row.f1, color=colours[row.backbone], height=0.7)
             ax.text(row.f1 + right * 0.01, y, f"{row.f1:.1f}", va="center", fontsize=8)
         else:
-            colour = "tab:red" if row.status == "failed" else "grey"
+            colour = "tab:red" if row.status == FAILED else "grey"
             ax.text(right * 0.01, y, f"({row.status})", va="center", fontsize=8, color=colour)
     ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(0, right)

@@ -25,7 +25,6 @@ from qa_experiments.analysis.run_files import (
     finite_number,
     is_share,
     questions_path,
-    read_json_object,
     read_questions,
     results_path,
 )
@@ -39,14 +38,13 @@ from qa_experiments.analysis.slices import (
 )
 from qa_experiments.escaping import markdown_code, markdown_text
 from qa_experiments.runs.atomic import write_json, write_text
-from qa_experiments.runs.layout import CONFIG
+from qa_experiments.runs.layout import CONFIG, read_json_object, report_dir
 from qa_experiments.scoring.calibration_metrics import (
     N_BINS,
     expected_calibration_error,
     reliability_bins,
 )
 
-REPORT_DIR = "report"
 TOP_WRONG = 10
 CONTEXT_CHARS = 160  # characters of context shown on each side of a wrong answer
 # A nested list's indent: python-markdown (the mkdocs site) needs 4 spaces, GitHub at least
@@ -137,7 +135,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
     results = read_json_object(scores)
     config = read_json_object(run_dir / CONFIG)
     if out_dir is None:
-        out_dir = run_dir / (REPORT_DIR if questions is None else f"{REPORT_DIR}_{source.stem}")
+        out_dir = report_dir(run_dir, questions)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     slices = score_slices(records)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from qa_experiments.errors import UserError
+from qa_experiments.runs import layout
+from qa_experiments.runs.layout import QUESTIONS as QUESTIONS_FILE
 
-QUESTIONS_FILE = "eval_questions.jsonl"
 QUESTIONS_SUFFIX = "_questions.jsonl"
 REQUIRED_FIELDS = ("id", "question", "context", "answers", "answer_starts", "prediction",
                    "exact_match", "f1", "windows")
@@ -44,7 +45,7 @@ def check_finished_run(run_dir: Path) -> None:
     """ReportInputError unless `run_dir` may hold a finished run's question records: its
     status.json says it is running, failed or was pruned (the files there are missing, partial
     or left by an earlier attempt), or it has neither status.json nor eval_questions.jsonl."""
-    status = read_json_object(run_dir / "status.json")
+    status = layout.read_json_object(run_dir / layout.STATUS)
     if status is None:
         if not (run_dir / QUESTIONS_FILE).exists():
             raise ReportInputError(
@@ -52,7 +53,7 @@ def check_finished_run(run_dir: Path) -> None:
                 "the directory of a qa-train run.")
         return  # question records without a status: analysed as they are
     state = status.get("status")
-    if state != "finished":
+    if state != layout.FINISHED:
         error = " ".join(str(status.get("error") or "").split())[:120]
         raise ReportInputError(
             f"{run_dir}: the run has not finished (status.json: {state}"
@@ -64,7 +65,7 @@ def check_finished_run(run_dir: Path) -> None:
 def results_path(questions: Path) -> Path:
     """The scores beside a question file: results.json for a run's own, else <stem>.json."""
     if questions.name == QUESTIONS_FILE:
-        return questions.with_name("results.json")
+        return questions.with_name(layout.RESULTS)
     return questions.with_name(questions.name.removesuffix(QUESTIONS_SUFFIX) + ".json")
 
 
@@ -161,11 +162,3 @@ def field_problem(record: dict[str, Any]) -> str | None:
                 "answer_starts")
     return None
 
-
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`; None when missing, unreadable, half-written or not an object."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

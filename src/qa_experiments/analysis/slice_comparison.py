@@ -25,7 +25,7 @@ from qa_experiments.analysis.slices import (
     score_slices,
 )
 from qa_experiments.escaping import csv_cell, markdown_text
-from qa_experiments.runs.layout import find_job_dirs, job_id
+from qa_experiments.runs.layout import FINISHED, find_job_dirs, job_id
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",
               "exact_match", "f1")
@@ -49,7 +49,7 @@ def collect_job_slices(sweep_dirs: list[Path], rows: list[JobRow]) -> list[JobSl
         for job_dir in find_job_dirs(sweep_dir)
     }
     return [_job_slices(row, paths[row.sweep, row.job]) for row in rows
-            if row.status == "finished"]
+            if row.status == FINISHED]
 
 
 def _job_slices(row: JobRow, job_dir: Path) -> JobSlices:

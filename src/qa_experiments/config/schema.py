@@ -311,11 +311,8 @@ def validate_config(cfg: DictConfig) -> None:
     if every != "epoch" and not (every.isdigit() and int(every) > 0):
         raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
     data = cfg.data
-    threshold = data.null_score_diff_threshold
-    if threshold != AUTO_THRESHOLD and not _is_number(threshold):
-        raise ConfigError(f"data.null_score_diff_threshold={threshold!r} must be a number or "
-                          f"{AUTO_THRESHOLD} (the threshold tuned on the run's eval questions).")
-    if threshold == AUTO_THRESHOLD and not data.version_2_with_negative:
+    _check_threshold(data.null_score_diff_threshold)
+    if data.null_score_diff_threshold == AUTO_THRESHOLD and not data.version_2_with_negative:
         raise ConfigError(
             "data.null_score_diff_threshold=auto tunes the SQuAD v2.0 no-answer threshold, but "
             "data.version_2_with_negative=false (SQuAD v1.1: every question has an answer); "
@@ -336,7 +333,14 @@ def validate_data_settings(data: DictConfig) -> None:
     for key in RANGES:
         if key.startswith("data."):
             _check_range(key, data[key.removeprefix("data.")])
+    _check_threshold(data.null_score_diff_threshold)
     _check_window_room(data)
+
+
+def _check_threshold(threshold: Any) -> None:
+    if threshold != AUTO_THRESHOLD and not _is_number(threshold):
+        raise ConfigError(f"data.null_score_diff_threshold={threshold!r} must be a number or "
+                          f"{AUTO_THRESHOLD} (the threshold tuned on the run's eval questions).")
 
 
 def _check_window_room(data: DictConfig) -> None:
@@ -352,17 +356,18 @@ def _check_window_room(data: DictConfig) -> None:
 def _reject_non_finite(cfg: DictConfig) -> None:
     """ConfigError for a NaN or infinite number anywhere in the config: no setting allows one,
     and strict JSON (config.json, results.json) cannot hold it."""
-    for key, value in _leaves(OmegaConf.to_container(cfg, resolve=True)):
+    for key, value in leaves(OmegaConf.to_container(cfg, resolve=True)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key}={value} is not a finite number; give a finite value.")
 
 
-def _leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def leaves(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) of every value in a tree of dicts and lists (`a.b[0]`)."""
     if isinstance(tree, dict):
-        return [leaf for k, v in tree.items() for leaf in _leaves(v, f"{prefix}{k}.")]
+        return [leaf for k, v in tree.items() for leaf in leaves(v, f"{prefix}{k}.")]
     if isinstance(tree, list):
         return [leaf for i, v in enumerate(tree)
-                for leaf in _leaves(v, f"{prefix.rstrip('.')}[{i}].")]
+                for leaf in leaves(v, f"{prefix.rstrip('.')}[{i}].")]
     return [(prefix.rstrip("."), tree)]
 
 

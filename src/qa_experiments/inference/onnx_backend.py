@@ -23,8 +23,8 @@ from omegaconf import OmegaConf
 
 from qa_experiments.data.windows import usable_cores
 from qa_experiments.inference.int8_smoothing import smooth_for_int8
+from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS
 
-EXPORT_FILE = "qa_export.json"
 FP32_FILE, INT8_FILE = "model.onnx", "model.int8.onnx"
 PAD_LOGIT = -100.0  # what the Trainer pads predictions with; predict_logits keeps real positions
 
@@ -72,14 +72,14 @@ def export_onnx(run, out_dir: Path, *, quantize: str | None = None,
                                       window_feeds(calibration, names)))
     run.tokenizer.save_pretrained(out_dir)
     run.model.config.save_pretrained(out_dir)
-    stored = run.model_dir / "calibration.json"
+    stored = run.model_dir / CALIBRATION
     if stored.is_file():
         shutil.copyfile(stored, out_dir / stored.name)
     settings = {"format": "onnx", "inputs": names, "eval_batch_size": run.eval_batch_size,
                 "data": {k: v for k, v in _plain(run.data_cfg).items()
                          if k != "null_score_diff_threshold"},
                 "null_score_diff_threshold": run.data_cfg.null_score_diff_threshold}
-    (out_dir / EXPORT_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    (out_dir / EXPORT_SETTINGS).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return written
 
 

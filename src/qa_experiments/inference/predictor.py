@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import sys
 import tempfile
@@ -32,25 +31,26 @@ from qa_experiments.config.schema import (
     DataConfig,
     HardwareConfig,
     ModelConfig,
+    leaves,
     validate_data_settings,
 )
 from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.evaluation.model_eval import decode_answers, evaluate_features, predict_logits
-from qa_experiments.inference.onnx_backend import EXPORT_FILE, FP32_FILE, INT8_FILE, OnnxModel
+from qa_experiments.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxModel
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
 from qa_experiments.runs import layout
-from qa_experiments.runs.layout import model_directory
+from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS, model_directory
 from qa_experiments.scoring.calibration import PlattCalibration
 from qa_experiments.scoring.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.scoring.decoding import Prediction
-from qa_experiments.scoring.tuning import CALIBRATION_FILE
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+# PyTorch's pickle format: loading it can run code, so a model saved only in it is refused.
+PICKLED_WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 DATA_SUFFIXES = (".gz", ".jsonl", ".json")
 
@@ -91,10 +91,11 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
     path = Path(path).expanduser()
     if not path.is_dir():
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
-    if (path / EXPORT_FILE).is_file():
+    if (path / EXPORT_SETTINGS).is_file():
         return load_export(path, null_threshold, precision, check_inputs)
     model_dir = model_directory(path)
     _check_run_finished(path, model_dir)
+    _refuse_pickled_weights(model_dir)
     if not (model_dir / layout.CONFIG).is_file() or not _has_weights(model_dir):
         raise RunLoadError(
             f"{str(path)!r} holds no model: expected a run directory (model/ and config.json, "
@@ -105,7 +106,9 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
         raise RunLoadError(f"The model in {str(model_dir)!r} is damaged: {damage}.")
     config, source = _run_config(path, model_dir)
     data_cfg = _data_config(config.get("data", {}), source)
-    model_cfg = _model_config(model_dir, config.get("model", {}))
+    model_cfg = _model_config(model_dir, _section(config, "model", source))
+    hardware = _hardware(_section(config, "hardware", source), source)
+    batch_size = _eval_batch_size(_section(config, "trainer", source), hardware, source)
     calibration, tuned_threshold = _stored_calibration(model_dir)  # before the heavy loading
     data_cfg.null_score_diff_threshold = _decoding_threshold(
         data_cfg, null_threshold, tuned_threshold, path)
@@ -118,29 +121,29 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error
     model.eval()
-    trainer_cfg, hardware = config.get("trainer", {}), config.get("hardware", {})
-    batch_size = trainer_cfg.get("per_device_eval_batch_size") or hardware.get(
-        "eval_batch_size", HardwareConfig.eval_batch_size)
-    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, int(batch_size),
+    return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, batch_size,
                      calibration, tuned_threshold)
 
 
 def load_export(path: Path, null_threshold: float | str | None, precision: str | None,
                 check_inputs: Callable[[DictConfig], None] | None = None) -> LoadedRun:
     """An ONNX export directory (inference.onnx_backend) loaded like a run."""
+    source = path / EXPORT_SETTINGS
+    settings = _plain_settings(layout.read_json_object(source), source)
     try:
-        settings = json.loads((path / EXPORT_FILE).read_text(encoding="utf-8"))
+        if settings is None:
+            raise ValueError("it is not a JSON object")
         inputs = [str(name) for name in settings["inputs"]]
-        data_cfg = _data_config(settings["data"], path / EXPORT_FILE)
+        data_cfg = _data_config(settings["data"], source)
         batch_size = int(settings["eval_batch_size"])
         data_cfg.null_score_diff_threshold = float(settings["null_score_diff_threshold"])
         if not math.isfinite(data_cfg.null_score_diff_threshold):
             raise ValueError("null_score_diff_threshold is not a finite number")
     except (OSError, ValueError, TypeError, KeyError) as error:
-        raise RunLoadError(f"{str(path / EXPORT_FILE)!r} is not an export qa-export wrote: "
+        raise RunLoadError(f"{str(source)!r} is not an export qa-export wrote: "
                            f"{one_line(error)}") from error
     if not set(inputs) <= {"input_ids", "attention_mask", "token_type_ids"}:
-        raise RunLoadError(f"{str(path / EXPORT_FILE)!r} names unknown model inputs {inputs}.")
+        raise RunLoadError(f"{str(source)!r} names unknown model inputs {inputs}.")
     file = INT8_FILE if precision == "int8" or (
         precision is None and (path / INT8_FILE).is_file()) else FP32_FILE
     if not (path / file).is_file():
@@ -161,16 +164,18 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
 def calibration_path(path: str | Path) -> Path:
     """Where the calibration of the model in a run or checkpoint directory is stored."""
     path = Path(path).expanduser()
-    return model_directory(path) / CALIBRATION_FILE
+    return model_directory(path) / CALIBRATION
 
 
 def _stored_calibration(model_dir: Path) -> tuple[PlattCalibration | None, float | None]:
     """The calibration and tuned no-answer threshold stored with the model (None if absent)."""
-    path = model_dir / CALIBRATION_FILE
+    path = model_dir / CALIBRATION
     if not path.is_file():
         return None, None
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = layout.read_json_object(path)
+        if stored is None:
+            raise ValueError("it is not a JSON object")
         confidence = stored.get("confidence")
         threshold = stored.get("null_score_diff_threshold")
         threshold = None if threshold is None else float(threshold)
@@ -201,7 +206,7 @@ def _decoding_threshold(data_cfg: DictConfig, override: float | str | None,
     if override is not None:
         raise RunLoadError(
             f"No tuned no-answer threshold is stored with the model in {str(path)!r} "
-            f"(model/{CALIBRATION_FILE} gets one at the end of a SQuAD v2 run with enough "
+            f"(model/{CALIBRATION} gets one at the end of a SQuAD v2 run with enough "
             "questions to tune it); give a number instead of auto.")
     return 0.0
 
@@ -210,10 +215,10 @@ def _check_run_finished(path: Path, model_dir: Path) -> None:
     """RunLoadError for a run directory whose run has not finished (so it has no model/)."""
     if model_dir != path:
         return
-    try:
-        status = json.loads((path / layout.STATUS).read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+    status_doc = layout.read_json_object(path / layout.STATUS)
+    if status_doc is None:
         return
+    status = status_doc.get("status")
     if status != layout.FINISHED:
         newest = last_checkpoint(path / layout.CHECKPOINTS_DIR)
         hint = (f"use its newest checkpoint ({newest!r}) or continue it with resume=true"
@@ -224,6 +229,16 @@ def _check_run_finished(path: Path, model_dir: Path) -> None:
 
 def _has_weights(model_dir: Path) -> bool:
     return any((model_dir / name).is_file() for name in WEIGHT_FILES)
+
+
+def _refuse_pickled_weights(model_dir: Path) -> None:
+    """RunLoadError for a model whose weights are only in PyTorch's pickle format."""
+    pickled = [name for name in PICKLED_WEIGHT_FILES if (model_dir / name).is_file()]
+    if pickled and not _has_weights(model_dir):
+        raise RunLoadError(
+            f"The weights in {str(model_dir / pickled[0])!r} are in PyTorch's pickle format, "
+            "which can run code when loaded, so they are not read; convert them to "
+            "safetensors (model.safetensors) with the code that made them.")
 
 
 def _run_config(path: Path, model_dir: Path) -> tuple[dict[str, Any], Path]:
@@ -238,14 +253,11 @@ def _run_config(path: Path, model_dir: Path) -> tuple[dict[str, Any], Path]:
     if path.parent.name == layout.CHECKPOINTS_DIR:
         candidates.append(path.parent.parent / layout.CONFIG)
     for candidate in candidates:
-        try:
-            config = json.loads(candidate.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(config, dict) and isinstance(config.get("data"), dict):
-            return config, candidate
+        config = layout.read_json_object(candidate)
+        if config is not None and isinstance(config.get("data"), dict):
+            return _plain_settings(config, candidate), candidate
     if model_dir != path:
-        raise RunLoadError(f"{str(path / 'config.json')!r} is missing or not a run config.")
+        raise RunLoadError(f"{str(path / layout.CONFIG)!r} is missing or not a run config.")
     if (path / layout.MODEL_SETTINGS).exists():
         raise RunLoadError(f"{str(path / layout.MODEL_SETTINGS)!r} is not the settings file "
                            "qa-train writes (a JSON object with \"data\"); restore it or delete "
@@ -253,12 +265,55 @@ def _run_config(path: Path, model_dir: Path) -> tuple[dict[str, Any], Path]:
     return {}, path
 
 
+def _plain_settings(settings: Any, source: Path) -> Any:
+    """`settings` (read from `source`) as they are, or RunLoadError when a text in them holds
+    `${`: stored settings are plain values and are never interpolated (OmegaConf would read
+    `${oc.env:NAME}` as an environment variable and copy it into exports and error lines)."""
+    for key, value in leaves(settings):
+        if isinstance(value, str) and "${" in value:
+            raise RunLoadError(
+                f"{str(source)!r}: {key[:80]!r} holds an interpolation (${{...}}); settings read "
+                "from a file are plain values and never interpolated: write the value itself.")
+    return settings
+
+
+def _section(config: dict[str, Any], key: str, source: Path) -> dict[str, Any]:
+    """The `key` object of a run config ({} when absent); RunLoadError for another value."""
+    section = config.get(key, {})
+    if not isinstance(section, dict):
+        raise RunLoadError(f"{str(source)!r}: {key} is {type(section).__name__}, not an object "
+                           "of settings; restore the file qa-train wrote.")
+    return section
+
+
+def _hardware(trained: dict[str, Any], source: Path) -> dict[str, Any]:
+    """The run's hardware settings, typed by schema.HardwareConfig (unknown keys left out)."""
+    known = {f.name for f in dataclasses.fields(HardwareConfig)}
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(HardwareConfig),
+                              {k: v for k, v in trained.items() if k in known})
+    except OmegaConfBaseException as error:
+        raise RunLoadError(f"Invalid hardware settings in {str(source)!r}: {one_line(error)}"
+                           ) from error
+    return OmegaConf.to_container(cfg)
+
+
+def _eval_batch_size(trainer: dict[str, Any], hardware: dict[str, Any], source: Path) -> int:
+    """The run's evaluation batch size: trainer.per_device_eval_batch_size, else the
+    hardware's; RunLoadError unless it is a whole number >= 1."""
+    size = trainer.get("per_device_eval_batch_size") or hardware["eval_batch_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise RunLoadError(f"Invalid evaluation batch size in {str(source)!r}: {size!r:.40} "
+                           "is not a whole number >= 1; restore the file qa-train wrote.")
+    return size
+
+
 def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
     """A schema.ModelConfig for the saved model (tokenizer from the base model if not saved)."""
     has_tokenizer = any((model_dir / name).is_file() for name in TOKENIZER_FILES)
-    tokenizer = None if has_tokenizer else (
-        trained.get("tokenizer_name_or_path") or trained.get("name_or_path")
-    )
+    names = [trained.get(key) for key in ("tokenizer_name_or_path", "name_or_path")]
+    tokenizer = None if has_tokenizer else next(
+        (name for name in names if isinstance(name, str) and name), None)
     if not has_tokenizer and not tokenizer:
         raise RunLoadError(f"{str(model_dir)!r} holds no tokenizer (tokenizer.json).")
     cfg = OmegaConf.structured(ModelConfig(name="inference", name_or_path=str(model_dir)))
@@ -271,12 +326,18 @@ def _model_config(model_dir: Path, trained: dict[str, Any]) -> DictConfig:
     return cfg
 
 
-def _data_config(trained: dict[str, Any], source: Path) -> DictConfig:
-    """schema.DataConfig defaults overridden by the run's data settings (read from `source`)."""
+def _data_config(trained: Any, source: Path) -> DictConfig:
+    """schema.DataConfig defaults overridden by the run's data settings (read from `source`,
+    plain values: see _plain_settings)."""
+    if not isinstance(trained, dict):
+        raise RunLoadError(f"Invalid data settings in {str(source)!r}: data is "
+                           f"{type(trained).__name__}, not an object of settings.")
     known = {f.name for f in dataclasses.fields(DataConfig)}
     cfg = OmegaConf.structured(DataConfig(name="inference"))
     try:
         cfg = OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
+        if OmegaConf.missing_keys(cfg):  # "???", OmegaConf's word for a value not set
+            raise ConfigError(f"{', '.join(sorted(OmegaConf.missing_keys(cfg)))} not set")
         validate_data_settings(cfg)
     except (OmegaConfBaseException, ConfigError) as error:
         raise RunLoadError(f"Invalid data settings in {str(source)!r}: {one_line(error)}"

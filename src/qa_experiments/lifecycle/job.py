@@ -146,7 +146,7 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     except TrialPruned as pruned:
         if chief:
             layout.write_status(run_dir, layout.PRUNED, overrides)
-        wandb_run.finish_run(run, pruned_summary(pruned), exit_code=0, tags=("pruned",),
+        wandb_run.finish_run(run, pruned_summary(pruned), exit_code=0, tags=(layout.PRUNED,),
                             unset=(F1_METRIC,))  # a pruned job has no full-set F1
         raise
     except BaseException as error:
@@ -184,7 +184,8 @@ def write_error_report(run_dir: Path, run) -> None:
 def pruned_summary(pruned: TrialPruned) -> dict:
     """The W&B summary of a pruned trial: its state and last intermediate score."""
     last = pruned.scores[-1]
-    return {"pruned": True, "pruned_at_step": last["step"], "eval/f1_pruning_slice": last["f1"]}
+    return {layout.PRUNED: True, "pruned_at_step": last["step"],
+            "eval/f1_pruning_slice": last["f1"]}
 
 
 def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:

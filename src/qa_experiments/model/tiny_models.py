@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from huggingface_hub.constants import CONFIG_NAME
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     AutoModelForQuestionAnswering,
@@ -166,15 +167,16 @@ def cached_tiny_model(architecture: str) -> str:
     a temporary directory and renamed, so parallel jobs never see a half-written model.
     """
     target = cache_dir() / "tiny_models" / architecture
-    if (target / "config.json").is_file():
+    if (target / CONFIG_NAME).is_file():
         return str(target)
     records = read_squad_file(bundled_data_path("train-v1.1-subset.json.gz"))
     corpus = list(dict.fromkeys(r["context"] for r in records))[:300]
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        build_tiny_model(architecture, Path(scratch) / "model", corpus, vocab_size=3000)
+        built = Path(scratch) / architecture
+        build_tiny_model(architecture, built, corpus, vocab_size=3000)
         try:
-            os.rename(Path(scratch) / "model", target)
+            os.rename(built, target)
         except OSError:  # another process finished first: its model is identical
             pass
     return str(target)

@@ -10,10 +10,12 @@ In the order a job writes them:
 - `train.log`: the job's log, with the traceback of a failure
 - `checkpoints/`: the Trainer's checkpoints while training
 - `intermediate.json`: dev F1 on the pruning slice at each report (searches)
-- `model/`: weights, tokenizer and `calibration.json`, renamed into place whole
+- `model/`: weights, tokenizer, `qa_settings.json` and `calibration.json`, renamed into place
+  whole
 - `predictions.json`, `nbest_predictions.json`, `na_prob.json` (v2), `eval_questions.jsonl`
 - `results.json`: the metrics
-- `report/`: the error-analysis report (one that fails is a warning; `qa-report` redoes it)
+- `report/`: the error-analysis report (one that fails is a warning; `qa-report` redoes it;
+  `qa-report --questions FILE` writes `report_<file stem>/`)
 - `wandb/`: the W&B run files (`logger=wandb`), one `offline-run-*` per attempt offline
 - `wandb_run.json`: the job's W&B run id and last logged step, which a resumed attempt
   continues (one W&B run per job across restarts)
@@ -21,6 +23,9 @@ In the order a job writes them:
 What a finished run keeps: everything above except `checkpoints/`. A finished run is never
 resumed (the same command reuses its results, another one is refused), so its checkpoints,
 three times the size of `model/` with the optimizer state, could serve nothing.
+
+Stored files are read as plain JSON (`read_json`, `read_json_object`), never interpolated: a
+settings file is data, not a config.
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ MODEL_SETTINGS = "qa_settings.json"
 DECODING_SETTINGS = ("version_2_with_negative", "max_seq_length", "doc_stride",
                      "max_question_length", "pad_to_max_length", "n_best_size",
                      "max_answer_length", "null_score_diff_threshold")
+# In MODEL_DIR (and an export directory): the confidence calibration and tuned threshold.
+CALIBRATION = "calibration.json"
+# In an export directory (qa-export): its inputs, data settings and threshold.
+EXPORT_SETTINGS = "qa_export.json"
 REPORT_DIR = "report"
 CHECKPOINTS_DIR = "checkpoints"
 HYDRA_DIR = ".hydra"
@@ -77,11 +86,24 @@ def is_writer() -> bool:
 
 
 def read_json(path: Path) -> Any:
-    """The JSON in `path`, or None when it is missing or unreadable."""
+    """The JSON in `path`, as plain values; None when it is missing, unreadable, half-written
+    or not UTF-8 JSON."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`; None when `read_json` finds none or it is not an object."""
+    data = read_json(path)
+    return data if isinstance(data, dict) else None
+
+
+def report_dir(run_dir: Path, questions: Path | None = None) -> Path:
+    """Where the error-analysis report of a run goes: RUN_DIR/report for its own question
+    file, RUN_DIR/report_<file stem> for another one (`qa-report --questions FILE`)."""
+    return run_dir / (REPORT_DIR if questions is None else f"{REPORT_DIR}_{questions.stem}")
 
 
 def write_status(run_dir: Path, status: str, overrides: list[str], error=None) -> None:

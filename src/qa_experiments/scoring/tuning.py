@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_experiments.runs.layout import CALIBRATION
 from qa_experiments.scoring.calibration import PlattCalibration, fit_platt
 from qa_experiments.scoring.calibration_metrics import (
     N_BINS,
@@ -28,7 +29,6 @@ from qa_experiments.scoring.squad_metric import question_scores
 N_FOLDS = 5
 MIN_QUESTIONS = 20  # fewer: nothing is fitted (too few to fit and score two parameters)
 FOLD_SEED = 0
-CALIBRATION_FILE = "calibration.json"  # in the model directory
 
 
 class TooFewQuestions(ValueError):
@@ -86,7 +86,7 @@ def threshold_figures(
             f"cross_validated_*: {N_FOLDS} folds by context, each scored with the threshold "
             f"that maximised F1 on the other folds (fold_thresholds); tuned_threshold: "
             f"maximises F1 on all {len(answers)} questions (a training run saves it in "
-            f"model/{CALIBRATION_FILE} for data.null_score_diff_threshold=auto; qa-evaluate "
+            f"model/{CALIBRATION} for data.null_score_diff_threshold=auto; qa-evaluate "
             "only reports it); *_at_threshold_0: the reference's fixed "
             "threshold. The oracle best_exact/best_f1 (evaluate-v2.0.py from na_prob.json) "
             "choose their threshold on the scored questions."
@@ -128,7 +128,7 @@ def calibration_figures(
             f"log-odds, {N_FOLDS} folds by context, each question's confidence from the fit "
             "on the other folds; ECE over "
             f"{N_BINS} equal-width bins. stored: the fit on all {len(p)} questions (a "
-            f"training run saves it as model/{CALIBRATION_FILE} for qa-predict and "
+            f"training run saves it as model/{CALIBRATION} for qa-predict and "
             "qa-evaluate; qa-evaluate only reports it)."
         ),
     }

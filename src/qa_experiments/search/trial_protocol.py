@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from qa_experiments.errors import UserError
+from qa_experiments.runs.layout import PRUNED
 
 STUDY_ENV = "QA_OPTUNA_STUDY"
 STORAGE_ENV = "QA_OPTUNA_STORAGE"
 TRIAL_ENV = "QA_OPTUNA_TRIAL_NUMBER"
 PRUNER_ATTR = "qa_pruner"  # study attribute: the pruner's plain description (see above)
 SPACE_ATTR = "qa_search_space"  # study attribute: {key: Optuna distribution as JSON}
-PRUNED_ATTR = "pruned"  # trial attribute the job sets when its trial was pruned
+PRUNED_ATTR = PRUNED  # trial attribute the job sets when its trial was pruned
 RUN_DIR_ATTR = "run_dir"  # trial attribute the sweeper sets: the job's run directory
 
 LARGEST_COUNT = 10**9  # no pruner argument that counts steps or trials is larger

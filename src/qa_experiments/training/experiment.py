@@ -26,7 +26,6 @@ from qa_experiments.runs.atomic import write_directory, write_json
 from qa_experiments.runs.model_card import write_model_card
 from qa_experiments.scoring.answer_files import nbest_predictions, no_answer_probabilities
 from qa_experiments.scoring.question_records import write_question_records
-from qa_experiments.scoring.tuning import CALIBRATION_FILE
 from qa_experiments.search.trial_protocol import TrialPruned
 from qa_experiments.tracking.wandb_callback import JobRunCallback
 from qa_experiments.training.finite_guard import FiniteGuard
@@ -126,7 +125,7 @@ def save_model(trainer, evaluation, path: str, card: tuple[dict, dict, str]) -> 
     write_json(Path(path) / layout.MODEL_SETTINGS,
                {"data": {key: data[key] for key in layout.DECODING_SETTINGS}})
     if evaluation.stored:
-        write_json(Path(path) / CALIBRATION_FILE, evaluation.stored)
+        write_json(Path(path) / layout.CALIBRATION, evaluation.stored)
     write_model_card(Path(path), *card)
 
 
