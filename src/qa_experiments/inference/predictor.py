@@ -21,7 +21,7 @@ from typing import Any
 
 import datasets
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from transformers import Trainer, TrainingArguments
 
@@ -266,14 +266,16 @@ def _run_config(path: Path, model_dir: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _plain_settings(settings: Any, source: Path) -> Any:
-    """`settings` (read from `source`) as they are, or RunLoadError when a text in them holds
-    `${`: stored settings are plain values and are never interpolated (OmegaConf would read
-    `${oc.env:NAME}` as an environment variable and copy it into exports and error lines)."""
+    """`settings` (read from `source`) as they are, or RunLoadError for a text OmegaConf would
+    not keep as it is: one holding `${` (an interpolation: `${oc.env:NAME}` would copy an
+    environment variable into exports and error lines) or `???` (a value not set). Stored
+    settings are plain values, never interpolated."""
     for key, value in leaves(settings):
-        if isinstance(value, str) and "${" in value:
+        if isinstance(value, str) and ("${" in value or value == MISSING):
             raise RunLoadError(
-                f"{str(source)!r}: {key[:80]!r} holds an interpolation (${{...}}); settings read "
-                "from a file are plain values and never interpolated: write the value itself.")
+                f"{str(source)!r}: {key[:80]!r} is {value[:40]!r}, which OmegaConf would read as "
+                "an interpolation or a value not set; settings read from a file are plain "
+                "values, never interpolated: write the value itself.")
     return settings
 
 
@@ -336,8 +338,6 @@ def _data_config(trained: Any, source: Path) -> DictConfig:
     cfg = OmegaConf.structured(DataConfig(name="inference"))
     try:
         cfg = OmegaConf.merge(cfg, {k: v for k, v in trained.items() if k in known})
-        if OmegaConf.missing_keys(cfg):  # "???", OmegaConf's word for a value not set
-            raise ConfigError(f"{', '.join(sorted(OmegaConf.missing_keys(cfg)))} not set")
         validate_data_settings(cfg)
     except (OmegaConfBaseException, ConfigError) as error:
         raise RunLoadError(f"Invalid data settings in {str(source)!r}: {one_line(error)}"
