@@ -165,7 +165,8 @@ def test_pickled_weights_are_refused_with_what_to_do(tmp_path, capsys):
 
 # --- any JSON value -----------------------------------------------------------------------
 
-TEXTS = st.text(max_size=12) | st.sampled_from(
+# Any code point, lone surrogates included (JSON can spell them: \\ud800).
+TEXTS = st.text(st.characters(exclude_categories=()), max_size=12) | st.sampled_from(
     ["auto", "???", "${oc.env:HOME}", "${x:", "\\${y}", "cpu", "bf16", "fp16", "384", ""])
 SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20) | TEXTS
            | st.floats(allow_nan=True, allow_infinity=True))
@@ -211,3 +212,19 @@ def test_any_qa_settings_loads_or_is_one_line(shared_run, stored, threshold):
     model_dir = shared_run / layout.MODEL_DIR
     (model_dir / layout.MODEL_SETTINGS).write_text(json.dumps(stored))
     refusal(model_dir, null_threshold=threshold)
+
+
+EXPORT = st.fixed_dictionaries({}, optional={
+    "format": JSON, "inputs": JSON | st.lists(st.sampled_from(["input_ids", "attention_mask",
+                                                               "token_type_ids"]) | TEXTS),
+    "eval_batch_size": JSON, "data": JSON | DATA, "null_score_diff_threshold": JSON})
+
+
+@PROPERTY
+@given(stored=JSON | EXPORT, precision=st.sampled_from([None, "fp32", "int8"]))
+def test_any_qa_export_loads_or_is_one_line(tmp_path_factory, stored, precision):
+    export_dir = tmp_path_factory.getbasetemp() / "export"
+    export_dir.mkdir(exist_ok=True)
+    (export_dir / "model.onnx").write_bytes(b"")
+    (export_dir / layout.EXPORT_SETTINGS).write_text(json.dumps(stored))
+    refusal(export_dir, precision=precision)
