@@ -69,7 +69,7 @@ class LoadedRun:
     model: Any
     tokenizer: Any
     data_cfg: DictConfig  # window and decoding settings (schema.DataConfig), threshold resolved
-    hardware: dict[str, Any]  # the run's hardware node ({} for a bare checkpoint)
+    hardware: dict[str, Any]  # the run's hardware settings, typed ({} for an export)
     eval_batch_size: int
     calibration: PlattCalibration | None = None  # from model/calibration.json
     tuned_threshold: float | None = None  # from model/calibration.json (SQuAD v2 runs)
