@@ -21,7 +21,6 @@ from typing import Any
 
 from qa_experiments.analysis import abstention, charts
 from qa_experiments.analysis.run_files import (
-    QUESTIONS_FILE,
     finite_number,
     is_share,
     questions_path,
@@ -38,7 +37,7 @@ from qa_experiments.analysis.slices import (
 )
 from qa_experiments.escaping import markdown_code, markdown_text
 from qa_experiments.runs.atomic import write_json, write_text
-from qa_experiments.runs.layout import CONFIG, read_json_object, report_dir
+from qa_experiments.runs.layout import CONFIG, QUESTIONS, read_json_object, report_dir
 from qa_experiments.scoring.calibration_metrics import (
     N_BINS,
     expected_calibration_error,
@@ -226,7 +225,7 @@ def data_name(config: dict[str, Any] | None, results: dict[str, Any] | None,
     if isinstance(data_file, str) and data_file:
         name = PurePath(data_file).name
         return markdown_text(name), markdown_code(name)
-    if questions != QUESTIONS_FILE:
+    if questions != QUESTIONS:
         return None, None
     data = _section(config, "data")
     name = data.get("name") if isinstance(data.get("name"), str) else None

@@ -15,7 +15,6 @@ from typing import Any
 
 from qa_experiments.errors import UserError
 from qa_experiments.runs import layout
-from qa_experiments.runs.layout import QUESTIONS as QUESTIONS_FILE
 
 QUESTIONS_SUFFIX = "_questions.jsonl"
 REQUIRED_FIELDS = ("id", "question", "context", "answers", "answer_starts", "prediction",
@@ -35,7 +34,7 @@ def questions_path(run_dir: Path, questions: Path | None = None) -> Path:
     if not run_dir.is_dir():
         raise ReportInputError(f"{run_dir}: not a run directory (it does not exist).")
     if questions is None:
-        return run_dir / QUESTIONS_FILE
+        return run_dir / layout.QUESTIONS
     if not questions.is_file():
         raise ReportInputError(f"{questions}: no such question file (--questions).")
     return questions
@@ -47,9 +46,9 @@ def check_finished_run(run_dir: Path) -> None:
     or left by an earlier attempt), or it has neither status.json nor eval_questions.jsonl."""
     status = layout.read_json_object(run_dir / layout.STATUS)
     if status is None:
-        if not (run_dir / QUESTIONS_FILE).exists():
+        if not (run_dir / layout.QUESTIONS).exists():
             raise ReportInputError(
-                f"{run_dir}: not a run directory (no status.json, no {QUESTIONS_FILE}); give "
+                f"{run_dir}: not a run directory (no status.json, no {layout.QUESTIONS}); give "
                 "the directory of a qa-train run.")
         return  # question records without a status: analysed as they are
     state = status.get("status")
@@ -57,14 +56,14 @@ def check_finished_run(run_dir: Path) -> None:
         error = " ".join(str(status.get("error") or "").split())[:120]
         raise ReportInputError(
             f"{run_dir}: the run has not finished (status.json: {state}"
-            f"{': ' + error if error else ''}), so it has no complete {QUESTIONS_FILE}; "
+            f"{': ' + error if error else ''}), so it has no complete {layout.QUESTIONS}; "
             "report on it once it has finished, or score one of its checkpoints with "
             "`qa-evaluate CHECKPOINT --data FILE` and give its questions file with --questions.")
 
 
 def results_path(questions: Path) -> Path:
     """The scores beside a question file: results.json for a run's own, else <stem>.json."""
-    if questions.name == QUESTIONS_FILE:
+    if questions.name == layout.QUESTIONS:
         return questions.with_name(layout.RESULTS)
     return questions.with_name(questions.name.removesuffix(QUESTIONS_SUFFIX) + ".json")
 
@@ -87,7 +86,7 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
 
 def rewrite_hint(path: Path) -> str:
     """How to get a usable question file in place of `path`."""
-    return RUN_REWRITE_HINT if path.name == QUESTIONS_FILE else REWRITE_HINT
+    return RUN_REWRITE_HINT if path.name == layout.QUESTIONS else REWRITE_HINT
 
 
 def _record(line: str, path: Path, number: int) -> dict[str, Any]:

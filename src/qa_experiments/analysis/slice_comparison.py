@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_experiments.analysis.comparison import JobRow, sweep_labels
-from qa_experiments.analysis.run_files import QUESTIONS_FILE, ReportInputError, read_questions
+from qa_experiments.analysis.run_files import ReportInputError, read_questions
 from qa_experiments.analysis.slices import (
     ALL_QUESTIONS,
     QUESTION_TYPES,
@@ -25,7 +25,7 @@ from qa_experiments.analysis.slices import (
     score_slices,
 )
 from qa_experiments.escaping import csv_cell, markdown_text
-from qa_experiments.runs.layout import FINISHED, find_job_dirs, job_id
+from qa_experiments.runs.layout import FINISHED, QUESTIONS, find_job_dirs, job_id
 
 CSV_FIELDS = ("sweep", "job", "backbone", "overrides", "slice", "bucket", "count",
               "exact_match", "f1")
@@ -54,7 +54,7 @@ def collect_job_slices(sweep_dirs: list[Path], rows: list[JobRow]) -> list[JobSl
 
 def _job_slices(row: JobRow, job_dir: Path) -> JobSlices:
     try:
-        records = read_questions(job_dir / QUESTIONS_FILE)
+        records = read_questions(job_dir / QUESTIONS)
     except ReportInputError as error:
         return JobSlices(row, None, str(error))
     return JobSlices(row, score_slices(records), overall=score_all(records))
