@@ -81,7 +81,9 @@ def postprocess_predictions(
     outside the context, cls_index (F,), example_index (F,) sorted ascending with every example
     in `contexts` present. The threshold is one number or one per example. Returns one
     Prediction per context, in order, holding its `keep_candidates` most probable candidates
-    (the no-answer one included for SQuAD v2).
+    (the no-answer one included for SQuAD v2). A context without tokens (zero-width or control
+    characters only) has no candidate span: its answer is "" with start -1, and probability
+    None (SQuAD v1.1) or that of no answer, 1.0 (SQuAD v2).
     """
     first_window = np.flatnonzero(np.r_[True, example_index[1:] != example_index[:-1]])
     if len(first_window) != len(contexts):
@@ -162,8 +164,10 @@ def question_spans(
     width = int(end_char.max(initial=0)) + 1
     key = (cand_owner.astype(np.int64) * width + start_char) * width + end_char
     by_key = by_score[np.argsort(key[by_score], kind="stable")]
+    first_of_key = np.ones(len(by_key), dtype=bool)  # empty when no window has a context token
+    first_of_key[1:] = np.diff(key[by_key]) != 0
     best_of_key = np.zeros(len(score), dtype=bool)
-    best_of_key[by_key[np.r_[True, np.diff(key[by_key]) != 0]]] = True
+    best_of_key[by_key[first_of_key]] = True
     kept = by_score[best_of_key[by_score]]
     kept = kept[np.argsort(cand_owner[kept], kind="stable")]
     kept_owner = cand_owner[kept]
