@@ -2,7 +2,7 @@
 
 The algorithm is the reference one (Transformers' `utils_qa.postprocess_qa_predictions`): per
 window, the `n_best_size` highest start and end logits are paired; a pair is a candidate when
-both tokens are context tokens, end >= start and the span is at most `max_answer_length`
+both tokens are context tokens (that cover a character), end >= start and the span is at most `max_answer_length`
 tokens; the best candidate over all windows of a question wins. For SQuAD v2 the no-answer
 score is the smallest CLS score over the question's windows, and "" is predicted when it
 beats the best span by more than the threshold. Here it runs as array operations over all
@@ -148,7 +148,10 @@ def question_spans(
 
     Ties keep the reference's order: the earlier window, then the earlier (start, end) pair.
     """
-    score, start_tok, end_tok = window_spans(start_logits, end_logits, offsets[:, :, 0] >= 0,
+    # A token that covers no character (outside the context, or a context token such as a
+    # byte-level BPE space with empty offsets) can neither start nor end an answer.
+    covers_text = offsets[:, :, 0] < offsets[:, :, 1]
+    score, start_tok, end_tok = window_spans(start_logits, end_logits, covers_text,
                                              n_best_size, max_answer_length)
     window = np.repeat(np.arange(len(score)), score.shape[1])
     score, start_tok, end_tok = score.ravel(), start_tok.ravel(), end_tok.ravel()

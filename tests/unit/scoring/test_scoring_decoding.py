@@ -1,4 +1,5 @@
-"""scoring.decoding: questions whose windows hold no context token."""
+"""scoring.decoding: questions whose windows hold no context token, or tokens covering no
+character."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def test_a_context_without_tokens_beside_one_with_tokens():
         version_2_with_negative=True, null_score_diff_threshold=1e9)
     assert (empty.text, empty.no_answer_probability) == ("", 1.0)
     assert (answered.text, answered.start_char, answered.end_char) == ("Ada", 0, 3)
+
+
+def test_a_token_covering_no_character_never_answers():
+    # " 0" in a byte-level BPE: the space is a token of its own, its offsets trimmed to (1, 1)
+    start, end, offsets, cls, example_index = windows([[(1, 1), (1, 2)]])
+    start[0, 2], end[0, 2] = 50.0, 50.0  # the model's favourite is the empty token
+    [answer] = postprocess_predictions(start, end, offsets, cls, example_index, [" 0"],
+                                       keep_candidates=5)
+    assert (answer.text, answer.start_char, answer.end_char) == ("0", 1, 2)
+    assert all(c.start_char < c.end_char for c in answer.candidates)
