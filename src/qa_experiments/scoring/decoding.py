@@ -2,11 +2,11 @@
 
 The algorithm is the reference one (Transformers' `utils_qa.postprocess_qa_predictions`): per
 window, the `n_best_size` highest start and end logits are paired; a pair is a candidate when
-both tokens are context tokens (that cover a character), end >= start and the span is at most `max_answer_length`
-tokens; the best candidate over all windows of a question wins. For SQuAD v2 the no-answer
-score is the smallest CLS score over the question's windows, and "" is predicted when it
-beats the best span by more than the threshold. Here it runs as array operations over all
-windows at once instead of Python loops over windows and pairs.
+both tokens are context tokens (covering a character), end >= start and the span is at most
+`max_answer_length` tokens; the best candidate over all windows of a question wins. For
+SQuAD v2 the no-answer score is the smallest CLS score over the question's windows, and "" is
+predicted when it beats the best span by more than the threshold. Here it runs as array
+operations over all windows at once instead of Python loops over windows and pairs.
 
 Probabilities: a question's candidates are its `n_best_size` best spans over all its windows
 (score = start + end logit; a span found in several overlapping windows counts once, with its
