@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -276,6 +277,8 @@ def test_null_threshold_on_a_v1_model_is_refused(cli, argv, threshold, run_dir, 
     (["--data", str(DEV), "--json"], "--json prints one question's answer"),
     (["-q", QUESTION, "-c", CONTEXT, "--out", "x.json"], "--out goes with --data FILE"),
     (["-q", QUESTION, "-c", CONTEXT, "--max-samples", "3"], "--max-samples goes with --data"),
+    (["-q", " ", "-c", CONTEXT], "--question is empty"),
+    (["-c", "\t", "-i"], "--context is empty"),
 ])
 def test_predict_options_that_would_be_ignored_are_refused(extra, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as stopped:
@@ -308,3 +311,33 @@ def test_predict_interactive_answers_each_line_with_the_model_loaded_once(run_di
     assert done.returncode == 0, done.stderr
     expected = [answerer.answer(q, CONTEXT).text for q in questions if q]
     assert done.stdout.splitlines() == expected
+
+
+def test_predict_answers_a_context_without_tokens_with_no_answer(run_dir, capsys):
+    assert predict.main([str(run_dir), "-q", QUESTION, "-c", "\u200b\x00\u200b", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["answer"], answer["start"], answer["end"]) == ("", -1, -1)
+
+
+class Terminal(io.TextIOWrapper):
+    """Standard input typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stdin_class", [io.TextIOWrapper, Terminal])
+def test_predict_interactive_reports_a_line_that_is_not_text_and_reads_on(
+        run_dir, answerer, stdin_class, monkeypatch, capsys):
+    lines = b"Who wrote the book?\n\xff\xfe?\n\nWhen was it written?\n"
+    monkeypatch.setattr(sys, "stdin", stdin_class(io.BytesIO(lines), encoding="utf-8"))
+    assert predict.main([str(run_dir), "-c", CONTEXT, "-i"]) == 2  # after answering the rest
+    out, err = capsys.readouterr()
+    expected = [answerer.answer(q, CONTEXT).text for q in ("Who wrote the book?",
+                                                           "When was it written?")]
+    assert out.splitlines() == expected
+    errors = [line for line in err.replace(predict.PROMPT, "").splitlines() if line]
+    assert errors == ["qa-predict: error: line 2 of standard input: not utf-8 text (byte 1); "
+                      "skipped it"]
+    # a prompt before each read at a terminal, on stderr: none in a pipe
+    assert err.count(predict.PROMPT) == (5 if stdin_class is Terminal else 0)

@@ -6,6 +6,7 @@
     RUN_DIR -q Q -c C --top-k N               also the N most probable answers
     RUN_DIR -q Q -c C --min-confidence P      no answer ("") when the confidence is below P
     RUN_DIR -c C --interactive                the model loaded once; each stdin line a question
+                                              (a line that is not text: reported, skipped)
     RUN_DIR --data FILE [--out PATH]          id -> answer JSON for a whole SQuAD file
 
 RUN_DIR is a training run directory (model/ and config.json) or a checkpoint directory.
@@ -20,8 +21,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from qa_experiments.cli.arguments import (
     ArgumentParser,
@@ -35,8 +37,10 @@ from qa_experiments.cli.arguments import (
     write_output,
     writing,
 )
+from qa_experiments.errors import UserError, one_line, report_error
 
 PROG = "qa-predict"
+PROMPT = "question> "  # on stderr, when standard input is a terminal
 
 
 def _probability(text: str) -> float:
@@ -74,6 +78,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_scoring_arguments(parser, max_samples_note="with --data: ")
     args = parser.parse_args(argv)
     single = args.question is not None or args.context is not None
+    for option, value in (("--question", args.question), ("--context", args.context)):
+        if value is not None and not value.strip():
+            parser.error(f"{option} is empty; give the text to read")
     if args.interactive and (args.context is None or args.question is not None):
         parser.error("--interactive takes --context and reads the questions from standard input")
     if args.data is None and not args.interactive and (
@@ -124,20 +131,58 @@ def _print_answer(answer, args: argparse.Namespace, out: TextIO) -> None:
 
 def _answer_questions(run, args: argparse.Namespace, out: TextIO) -> int:
     """One question (--question), or with --interactive every line of standard input as a
-    question about --context, the model loaded once."""
+    question about --context, the model loaded once; a line that cannot be answered is
+    reported on stderr and the next one read (exit status 2 at the end if there was one)."""
     from qa_experiments.inference.answerer import QuestionAnswerer
 
     with QuestionAnswerer(run) as answerer:
-        questions = [args.question] if not args.interactive else iter(sys.stdin.readline, "")
-        for question in questions:
-            if args.interactive and not question.strip():
-                continue
-            answer = answerer.answer(question.strip() if args.interactive else question,
-                                     args.context, top_k=args.top_k or 0,
-                                     min_confidence=args.min_confidence)
-            _print_answer(answer, args, out)
+        def answer(question: str) -> None:
+            _print_answer(answerer.answer(question, args.context, top_k=args.top_k or 0,
+                                          min_confidence=args.min_confidence), args, out)
             out.flush()
-    return 0
+
+        if not args.interactive:
+            answer(args.question)
+            return 0
+        refused = 0
+        for number, line in _input_lines(sys.stdin.buffer, prompt=sys.stdin.isatty()):
+            try:
+                question = _question(line, sys.stdin.encoding or "utf-8")
+                if question:
+                    answer(question)
+            except UserError as error:
+                report_error(PROG, f"line {number} of standard input: {one_line(error)}; "
+                                   "skipped it")
+                refused += 1
+    return 2 if refused else 0
+
+
+class InputLineError(UserError, ValueError):
+    """A line of standard input that is not text in its encoding."""
+
+
+def _input_lines(stream: BinaryIO, *, prompt: bool) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each line of `stream`, with PROMPT on stderr before each read
+    when `prompt`."""
+    number = 0
+    while True:
+        if prompt:
+            print(PROMPT, end="", file=sys.stderr, flush=True)
+        line = stream.readline()
+        if not line:
+            if prompt:
+                print(file=sys.stderr)  # end the prompt's line at end of input
+            return
+        number += 1
+        yield number, line
+
+
+def _question(line: bytes, encoding: str) -> str:
+    """The question on a line of standard input, stripped ("" for a blank line)."""
+    try:
+        return line.decode(encoding).strip()
+    except UnicodeDecodeError as error:
+        raise InputLineError(f"not {encoding} text (byte {error.start + 1})") from error
 
 
 def _predict_data(run, args: argparse.Namespace, out: TextIO, read) -> int:
@@ -168,14 +213,6 @@ def _data_output(args: argparse.Namespace) -> Path:
     return args.out or output_home(args.run_dir) / f"predictions_{data_file_stem(args.data)}.json"
 
 
-def _quiet_progress_bars() -> None:
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-
-
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from qa_experiments.data.squad_files import check_readable
     from qa_experiments.inference.predictor import (
@@ -200,8 +237,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.data is not None:
         check_readable(args.data)
         check_output_path(_data_output(args))
-    else:
-        _quiet_progress_bars()  # one question: just the answer
     run = load_run(args.run_dir, null_threshold=args.null_threshold,
                    check_inputs=read_examples if args.data is not None else None)
     if args.min_confidence is not None and run.calibration is None:

@@ -9,12 +9,19 @@
 Contexts of any length are cut into windows as in training; decoding, probabilities, the
 calibrated confidence and the SQuAD v2 no-answer threshold are the run's own (the functions
 `qa-evaluate` uses), so every surface (this API, `qa-predict`, `qa-serve`) gives the same answer.
+
+Any text is answered: a context the tokenizer keeps no token of (zero-width or control
+characters only) has no possible span, so its answer is "" with start = end = -1, as when the
+model answers "no answer". A mistake raises a `UserError` with a one-line message: unusable
+text (`DataError`), an argument of the wrong type (`AnswerTypeError`, also a `TypeError`) or
+out of its range (`AnswerArgumentError`, also a `ValueError`). No progress bars are shown.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +29,11 @@ from typing import Any
 
 import datasets
 
+from qa_experiments.config.schema import AUTO_THRESHOLD
 from qa_experiments.data.splits import MAX_CONTEXT_CHARS
 from qa_experiments.data.squad_files import DataError, is_unicode_text
 from qa_experiments.data.windows import prepare_eval_features
+from qa_experiments.errors import UserError
 from qa_experiments.evaluation.model_eval import decode_answers, predict_logits
 from qa_experiments.inference.predictor import (
     LoadedRun,
@@ -32,7 +41,18 @@ from qa_experiments.inference.predictor import (
     load_run,
     prediction_trainer,
 )
+from qa_experiments.inference.progress import no_progress_bars
 from qa_experiments.scoring.decoding import Prediction
+
+PRECISIONS = ("fp32", "int8")
+
+
+class AnswerTypeError(UserError, TypeError):
+    """An argument of the wrong type (the message names it and what it takes)."""
+
+
+class AnswerArgumentError(UserError, ValueError):
+    """An argument out of its range (the message names it and what it takes)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +110,14 @@ class QuestionAnswerer:
     def load(cls, path: str | Path, *, null_threshold: float | str | None = None,
              precision: str | None = None) -> QuestionAnswerer:
         """Load a run directory, a checkpoint, a model directory or an ONNX export directory
-        (`precision` fp32 or int8; see predictor.load_run)."""
+        (`precision` fp32 or int8, for an export only; `null_threshold` a number or "auto",
+        for a SQuAD v2 model only; see predictor.load_run)."""
+        if null_threshold is not None and not (isinstance(null_threshold, str)
+                                               and null_threshold == AUTO_THRESHOLD):
+            null_threshold = check_number("null_threshold", null_threshold,
+                                          f"a finite number or {AUTO_THRESHOLD!r}")
+        if precision is not None:
+            check_precision(precision)
         return cls(load_run(path, null_threshold=null_threshold, precision=precision))
 
     @property
@@ -109,16 +136,26 @@ class QuestionAnswerer:
 
     def answer_batch(self, pairs: Sequence[tuple[str, str]], *, top_k: int = 0,
                      min_confidence: float | None = None) -> list[Answer]:
-        """Answers to (question, context) pairs, computed together (windows batched)."""
-        if min_confidence is not None and not self.calibrated:
-            raise DataError("min_confidence needs a calibration, but this model has none "
-                            "(too few eval questions to fit one, or a bare checkpoint).")
+        """Answers to (question, context) pairs (tuples or lists of two strings), computed
+        together (windows batched); [] for no pairs. `top_k`: how many alternatives
+        (an int >= 0); `min_confidence`: None or a probability in [0, 1]."""
+        pairs = check_pairs(pairs)
+        top_k = check_top_k(top_k)
+        if min_confidence is not None:
+            min_confidence = check_number("min_confidence", min_confidence,
+                                          "a probability in [0, 1]", low=0.0, high=1.0)
+            if not self.calibrated:
+                raise DataError("min_confidence needs a calibration, but this model has none "
+                                "(too few eval questions to fit one, or a bare checkpoint).")
+        if not pairs:
+            return []
         examples = datasets.Dataset.from_list([
             {"id": str(i), "question": check_text("question", q, where),
              "context": check_text("context", c, where, MAX_CONTEXT_CHARS)}
             for i, (q, c) in enumerate(pairs)
             for where in [f" of pair {i}" if len(pairs) > 1 else ""]])
-        features = prepare_eval_features(examples, self.run.tokenizer, self.run.data_cfg)
+        with no_progress_bars():
+            features = prepare_eval_features(examples, self.run.tokenizer, self.run.data_cfg)
         start_logits, end_logits = predict_logits(self._trainer, features)
         predictions = decode_answers(
             start_logits, end_logits, features, examples, self.run.data_cfg,
@@ -167,3 +204,53 @@ def check_text(name: str, text: Any, where: str = "", limit: int | None = None) 
     if limit is not None and len(text) > limit:
         raise DataError(f"The {where} has {len(text)} characters; at most {limit} are read.")
     return text
+
+
+def check_pairs(pairs: Any) -> list[tuple[str, str]]:
+    """`pairs` as a list of (question, context) string pairs, else AnswerTypeError (a dict
+    or a string would otherwise be read item by item)."""
+    if isinstance(pairs, (str, bytes, dict)) or not isinstance(pairs, Sequence):
+        raise AnswerTypeError(f"pairs must be a list of (question, context) tuples, not "
+                              f"{type(pairs).__name__}.")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and all(isinstance(text, str) for text in pair)):
+            raise AnswerTypeError(
+                f"Pair {i} is not a (question, context) tuple of two strings but "
+                f"{short(pair)}; give answer_batch([(question, context), ...]).")
+    return [tuple(pair) for pair in pairs]
+
+
+def check_precision(precision: Any) -> None:
+    """AnswerTypeError / AnswerArgumentError unless `precision` is one of PRECISIONS."""
+    what = f"one of {', '.join(map(repr, PRECISIONS))} (or None: int8 when exported)"
+    if not isinstance(precision, str):
+        raise AnswerTypeError(f"precision must be {what}, not {type(precision).__name__}.")
+    if precision not in PRECISIONS:
+        raise AnswerArgumentError(f"precision must be {what}, not {short(precision)}.")
+
+
+def check_top_k(top_k: Any) -> int:
+    """`top_k` as an int >= 0, else AnswerTypeError / AnswerArgumentError."""
+    if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
+        raise AnswerTypeError(f"top_k must be an int >= 0, not {type(top_k).__name__}.")
+    if top_k < 0:
+        raise AnswerArgumentError(f"top_k must be an int >= 0, not {int(top_k)}.")
+    return int(top_k)
+
+
+def check_number(name: str, value: Any, what: str, low: float = -math.inf,
+                 high: float = math.inf) -> float:
+    """`value` as a finite float in [low, high], else AnswerTypeError / AnswerArgumentError
+    saying that `name` must be `what`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise AnswerTypeError(f"{name} must be {what}, not {type(value).__name__}.")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise AnswerArgumentError(f"{name} must be {what}, not {float(value)}.")
+    return float(value)
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """`value`'s repr on one line, cut to `limit` characters (it may be a whole document)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -39,6 +39,7 @@ from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.evaluation.model_eval import decode_answers, evaluate_features, predict_logits
 from qa_experiments.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxModel
+from qa_experiments.inference.progress import no_progress_bars
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
@@ -93,6 +94,9 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
         raise RunLoadError(f"No run or checkpoint directory at {str(path)!r}.")
     if (path / EXPORT_SETTINGS).is_file():
         return load_export(path, null_threshold, precision, check_inputs)
+    if precision is not None:
+        raise RunLoadError(f"precision={precision!r} chooses the model file of an ONNX export "
+                           f"(qa-export), but {str(path)!r} is not one; leave it out.")
     model_dir = model_directory(path)
     _check_run_finished(path, model_dir)
     _refuse_pickled_weights(model_dir)
@@ -115,8 +119,9 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
     if check_inputs is not None:
         check_inputs(data_cfg)
     try:
-        tokenizer = load_tokenizer(model_cfg)
-        model = load_model(model_cfg, trained=True)
+        with no_progress_bars():
+            tokenizer = load_tokenizer(model_cfg)
+            model = load_model(model_cfg, trained=True)
     except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a size mismatch
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error

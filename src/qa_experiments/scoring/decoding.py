@@ -2,11 +2,11 @@
 
 The algorithm is the reference one (Transformers' `utils_qa.postprocess_qa_predictions`): per
 window, the `n_best_size` highest start and end logits are paired; a pair is a candidate when
-both tokens are context tokens, end >= start and the span is at most `max_answer_length`
-tokens; the best candidate over all windows of a question wins. For SQuAD v2 the no-answer
-score is the smallest CLS score over the question's windows, and "" is predicted when it
-beats the best span by more than the threshold. Here it runs as array operations over all
-windows at once instead of Python loops over windows and pairs.
+both tokens are context tokens (covering a character), end >= start and the span is at most
+`max_answer_length` tokens; the best candidate over all windows of a question wins. For
+SQuAD v2 the no-answer score is the smallest CLS score over the question's windows, and "" is
+predicted when it beats the best span by more than the threshold. Here it runs as array
+operations over all windows at once instead of Python loops over windows and pairs.
 
 Probabilities: a question's candidates are its `n_best_size` best spans over all its windows
 (score = start + end logit; a span found in several overlapping windows counts once, with its
@@ -81,7 +81,9 @@ def postprocess_predictions(
     outside the context, cls_index (F,), example_index (F,) sorted ascending with every example
     in `contexts` present. The threshold is one number or one per example. Returns one
     Prediction per context, in order, holding its `keep_candidates` most probable candidates
-    (the no-answer one included for SQuAD v2).
+    (the no-answer one included for SQuAD v2). A context without tokens (zero-width or control
+    characters only) has no candidate span: its answer is "" with start -1, and probability
+    None (SQuAD v1.1) or that of no answer, 1.0 (SQuAD v2).
     """
     first_window = np.flatnonzero(np.r_[True, example_index[1:] != example_index[:-1]])
     if len(first_window) != len(contexts):
@@ -146,7 +148,10 @@ def question_spans(
 
     Ties keep the reference's order: the earlier window, then the earlier (start, end) pair.
     """
-    score, start_tok, end_tok = window_spans(start_logits, end_logits, offsets[:, :, 0] >= 0,
+    # A token that covers no character (outside the context, or a context token such as a
+    # byte-level BPE space with empty offsets) can neither start nor end an answer.
+    covers_text = offsets[:, :, 0] < offsets[:, :, 1]
+    score, start_tok, end_tok = window_spans(start_logits, end_logits, covers_text,
                                              n_best_size, max_answer_length)
     window = np.repeat(np.arange(len(score)), score.shape[1])
     score, start_tok, end_tok = score.ravel(), start_tok.ravel(), end_tok.ravel()
@@ -162,8 +167,10 @@ def question_spans(
     width = int(end_char.max(initial=0)) + 1
     key = (cand_owner.astype(np.int64) * width + start_char) * width + end_char
     by_key = by_score[np.argsort(key[by_score], kind="stable")]
+    first_of_key = np.ones(len(by_key), dtype=bool)  # empty when no window has a context token
+    first_of_key[1:] = np.diff(key[by_key]) != 0
     best_of_key = np.zeros(len(score), dtype=bool)
-    best_of_key[by_key[np.r_[True, np.diff(key[by_key]) != 0]]] = True
+    best_of_key[by_key[first_of_key]] = True
     kept = by_score[best_of_key[by_score]]
     kept = kept[np.argsort(cand_owner[kept], kind="stable")]
     kept_owner = cand_owner[kept]
