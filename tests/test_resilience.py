@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from helpers import assert_one_wandb_run_across_attempts, kill_and_resume, start
+from helpers import assert_one_wandb_run_across_attempts, kill_and_resume, start, wandb_attempts
 
 
 @pytest.mark.slow
@@ -17,10 +17,18 @@ def test_killed_run_resumes_to_the_uninterrupted_result_in_the_same_wandb_run(tm
     kill_and_resume(tmp_path, "logger=wandb", "logger.mode=offline")
     killed = tmp_path / "killed"
     # SIGKILL: W&B keeps only what it had written of the killed attempt (it writes its log
-    # every few seconds), but the resumed attempt never logs a step the killed one reached
-    _, second = assert_one_wandb_run_across_attempts(killed, attempts=2)
+    # every few seconds); the resumed attempt logs the checkpoint's rows after those again, and
+    # never a step the run holds: the history is the uninterrupted run's, each step once
+    first, second = assert_one_wandb_run_across_attempts(killed, attempts=2)
+    (reference,) = wandb_attempts(tmp_path / "uninterrupted")
+    rows = first["rows"] + second["rows"]
+    assert [row["_step"] for row in rows] == [row["_step"] for row in reference["rows"]]
+    for key in ("train/loss", "train/learning_rate"):
+        values = {row["_step"]: row[key] for row in rows if key in row}
+        assert values == pytest.approx({row["_step"]: row[key] for row in reference["rows"]
+                                        if key in row}), key
     results = json.loads((killed / "results.json").read_text())
-    assert second["rows"][0]["_step"] > 40 > results["resumed_from_step"] == 30
+    assert results["resumed_from_step"] == 30
     assert second["rows"][-1]["_step"] == results["train_steps"]
     # the summary holds whole-run figures, not the resumed attempt's
     assert second["summary"]["train/runtime_seconds"] == pytest.approx(results["train_runtime"])

@@ -38,3 +38,17 @@ def test_sweep_summary_and_a_rerun_with_other_values(tmp_path):
     same = sweep(sweep_dir, "optimizer.lr=1e-3,2e-3", "resume=true")  # resume is no new setting
     assert same.returncode == 0 and "reusing its results" in same.stdout, same.stderr[-2000:]
     assert same.stdout.strip().splitlines()[-1] == summary
+
+
+def test_a_sweep_in_which_every_job_failed_exits_1_with_one_error_line(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    done = sweep(sweep_dir, "data=local", f"data.train_file={bad}", f"data.eval_file={bad}",
+                 "optimizer.lr=1e-3,2e-3")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1].startswith(
+        f"Sweep {sweep_dir}: 2 jobs: 2 failed. ")
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("qa-train:")]
+    assert line.startswith("qa-train: error: every job of the sweep failed (job 0: ")
+    assert "DataError: " in line and line.endswith(f"qa-compare {sweep_dir}")

@@ -3,7 +3,9 @@
 Before any job starts, a re-run of a grid sweep into a sweep directory whose job numbers now
 stand for other settings (a value added or removed) is refused in one line: its jobs would be
 refused one by one, nothing recorded, and the new values never run. After the last job, one
-line sums the sweep up: its jobs by status, the best F1, and the qa-compare command.
+line sums the sweep up: its jobs by status, the best F1, and the qa-compare command; a sweep
+in which every job failed then ends with one error line and exit status 1 (a sweep with some
+finished jobs exits 0: its summary line counts the failed ones).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from hydra.errors import HydraException
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from qa_experiments.analysis.comparison import collect_jobs
+from qa_experiments.analysis.comparison import JobRow, collect_jobs
 from qa_experiments.errors import one_line, report_error
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import RunDirError, job_differences
@@ -39,7 +41,15 @@ class SweepCallback(Callback):
             sys.exit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        print(sweep_summary(Path(config.hydra.sweep.dir)))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = collect_jobs([sweep_dir])
+        print(sweep_summary(sweep_dir, rows))
+        if rows and all(row.status == layout.FAILED for row in rows):
+            sys.stdout.flush()  # the summary before the error line
+            report_error("qa-train", f"every job of the sweep failed (job {rows[0].job}: "
+                                     f"{one_line(rows[0].error)}); each job's error is in its "
+                                     f"train.log, and in: qa-compare {sweep_dir}")
+            sys.exit(1)
 
 
 def planned_jobs(hydra_cfg: DictConfig) -> list[list[str]] | None:
@@ -76,9 +86,9 @@ def check_job_numbers(hydra_cfg: DictConfig) -> None:
                 "hydra.sweep.dir; the jobs there are kept.")
 
 
-def sweep_summary(sweep_dir: Path) -> str:
-    """`Sweep DIR: N jobs: a finished, b failed; best F1 x (job k: overrides). Compare: ...`"""
-    rows = collect_jobs([sweep_dir])
+def sweep_summary(sweep_dir: Path, rows: list[JobRow]) -> str:
+    """`Sweep DIR: N jobs: a finished, b failed; best F1 x (job k: overrides). Compare: ...`
+    for the jobs `rows` of `sweep_dir`."""
     counts = Counter(row.status for row in rows)
     parts = ", ".join(f"{n} {status}" for status, n in counts.items())
     scored = [row for row in rows if row.status == layout.FINISHED and row.f1 is not None]

@@ -6,10 +6,12 @@ falls back to offline: the user asked for the run to be online.
 
 One W&B run per job across restarts: the run directory's wandb_run.json holds the run's id and
 the last optimizer step logged to it. A resumed attempt (resume=true, or a SLURM requeue)
-continues that run, and logs each history row at its optimizer step (W&B's step) only past the
-last step an earlier attempt logged, so the history holds every step once. Offline, each
-attempt writes its own `offline-run-*` directory under the same id; `wandb sync` uploads them
-in order into the one run.
+continues that run from the last step the run itself holds (`wandb_history`): a killed attempt
+may have logged steps W&B never wrote, and a record claiming more than the run holds is
+reported in one line and otherwise ignored. The resumed attempt logs the checkpoint's rows
+after that step again, then each history row at its optimizer step (W&B's step) past it, so
+the history holds every step once. Offline, each attempt writes its own `offline-run-*`
+directory under the same id; `wandb sync` uploads them in order into the one run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from qa_experiments.errors import UserError
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
+from qa_experiments.tracking.wandb_history import last_written_step
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what wandb_run.json may name (it
 @dataclass
 class JobRun:
     """The job's W&B run (`run`) and where its history stands: `floor` is the last optimizer
-    step an earlier attempt of the job logged; rows up to it are in the run already."""
+    step the run held when this attempt started; rows up to it are in the run already."""
 
     run: Any
     state_file: Path
@@ -145,15 +148,43 @@ def start_run(
         )
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
         raise start_failure(error, mode, timeout) from error
-    floor = earlier[1] if earlier else 0
+    floor = held_step(run, mode) if earlier else 0
     if earlier:
-        log.info("Continuing W&B run %s from step %d.", run.id, floor)
+        continuing(run.id, floor, earlier[1], state_file)
     write_json(state_file, {"id": run.id, "last_step": floor})
     if mode == "offline":  # every attempt's directory, in order: they sync into one run
-        attempts = sorted(Path(sync_dir(run)).parent.glob(f"offline-run-*-{run.id}"))
         log.info("W&B is offline; upload the run later with: wandb sync %s",
-                 " ".join(map(str, attempts or [sync_dir(run)])))
+                 " ".join(map(str, offline_attempts(run) or [sync_dir(run)])))
     return JobRun(run, state_file, floor, step=floor)
+
+
+def offline_attempts(run) -> list[Path]:
+    """The offline run directories of every attempt of `run` in this directory, oldest first."""
+    return sorted(Path(sync_dir(run)).parent.glob(f"offline-run-*-{run.id}"))
+
+
+def held_step(run, mode: str) -> int:
+    """The last step the resumed `run` holds: offline, as the earlier attempts' logs hold it;
+    online, as W&B reports it (its next step, less one)."""
+    if mode == "disabled":
+        return 0
+    if mode in ("offline", "dryrun"):
+        this_attempt = Path(sync_dir(run))
+        return last_written_step(d for d in offline_attempts(run) if d != this_attempt)
+    return max(run.starting_step - 1, 0)
+
+
+def continuing(run_id: str, held: int, recorded: int, state_file: Path) -> None:
+    """Say from which step the W&B run continues; one warning when `state_file` recorded more
+    than the run holds (rows a killed attempt logged but W&B never wrote, or a record that
+    is not this job's)."""
+    if recorded > held:
+        log.warning("W&B run %s holds steps up to %d, not %d as %s says (an attempt stopped "
+                    "before W&B wrote them, or a damaged record): continuing from step %d, "
+                    "with the checkpoint's rows after it logged again.",
+                    run_id, held, recorded, state_file, held)
+    else:
+        log.info("Continuing W&B run %s from step %d.", run_id, held)
 
 
 # wandb's WANDB_SERVICE token: "<version>-<pid>-unix-<socket path>" or "...-tcp-localhost-<port>".
