@@ -32,9 +32,9 @@ from qa_experiments.cli.arguments import (
     positive_int,
     run_model_command,
     text,
-    write_output,
     writing,
 )
+from qa_experiments.runs.atomic import write_json
 
 PROG = "qa-predict"
 
@@ -153,8 +153,7 @@ def _predict_data(run, args: argparse.Namespace, out: TextIO, read) -> int:
         predictions[qid] = "" if low else prediction.text
     path = _data_output(args)
     with writing(path):  # no job took the directory while this ran
-        if not write_output(PROG, path, predictions):
-            return 1
+        write_json(path, predictions)
     note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
         if args.min_confidence is not None else ""
     print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)

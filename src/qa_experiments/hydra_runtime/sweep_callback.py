@@ -8,7 +8,6 @@ line sums the sweep up: its jobs by status, the best F1, and the qa-compare comm
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.errors import one_line, report_error
+from qa_experiments.errors import PassingUserError
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import RunDirError, job_differences
 
@@ -34,9 +33,8 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_job_numbers(config.hydra)
-        except RunDirError as error:  # Hydra turns a callback's exception into a warning
-            report_error("qa-train", one_line(error))
-            sys.exit(2)
+        except RunDirError as error:  # Hydra turns a callback's Exception into a warning
+            raise PassingUserError(error) from error
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         print(sweep_summary(Path(config.hydra.sweep.dir)))
