@@ -36,11 +36,12 @@ class Failure(Exception):
     output the disk would not take, a job that failed (its traceback in its log)."""
 
 
-class PassingUserError(BaseException):
-    """Carries a UserError past code that turns every Exception into a warning (Hydra's
-    callbacks); `run_command` reports the error it carries."""
+class PassingError(BaseException):
+    """Carries a UserError or Failure past code that handles every Exception its own way
+    (Hydra warns about a callback's, prints a line of its own for a task function's);
+    `run_command` reports the error it carries."""
 
-    def __init__(self, error: UserError) -> None:
+    def __init__(self, error: UserError | Failure) -> None:
         super().__init__(error)
         self.error = error
 

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from qa_experiments.cli.errors import storage_problem
 from qa_experiments.cli.hydra_errors import resolver_user_error, run_reporting_errors
 from qa_experiments.config.paths import config_dir
-from qa_experiments.errors import Failure, one_line
+from qa_experiments.errors import Failure, PassingError, one_line
 from qa_experiments.hydra_runtime.resolvers import register_config
 from qa_experiments.lifecycle.job import train
 from qa_experiments.runs.claim import RunDirError
@@ -32,10 +32,10 @@ log = logging.getLogger("qa_experiments.train")
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Hydra task function. A failure is summed up in one line (the traceback goes to the run's
-    log file): a UserError propagates as it is (exit status 2), anything else as a Failure (exit
-    status 1), both reported by `cli` (`run_reporting_errors`); in a multirun
-    the failed job is recorded and the sweep goes on with the next one (its value is None,
-    which the Optuna sweeper records as a failed trial; NaN would end the study)."""
+    log file): a UserError as it is (exit status 2), anything else as a Failure (exit status
+    1), both reported by `cli`. In a multirun the failed job is recorded and the sweep goes on
+    with the next one (its value is None, which the Optuna sweeper records as a failed trial;
+    NaN would end the study)."""
     try:
         return train(cfg)
     except Exception as error:
@@ -43,10 +43,8 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.error("Job failed: %s: %s", type(error).__name__, error)
             return None
-        mistake = resolver_user_error(error)
-        if mistake is not None:
-            raise mistake from None
-        raise job_failure(error, logged) from error
+        # past Hydra's job runner, which would print a line of its own
+        raise PassingError(resolver_user_error(error) or job_failure(error, logged)) from error
 
 
 def job_failure(error: Exception, logged: bool) -> Failure:

@@ -13,23 +13,20 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from qa_experiments.errors import Failure, PassingUserError, UserError, one_line, report_error
+from qa_experiments.errors import Failure, PassingError, UserError, one_line, report_error
 
 
 def run_command(prog: str, command: Callable[[], int]) -> int:
     """Run a command; a UserError becomes one line on stderr and exit status 2, a Failure
-    one line and exit status 1."""
+    one line and exit status 1 (also when a PassingError carries them)."""
     try:
         return command()
-    except UserError as error:
-        report_error(prog, one_line(error))
-        return 2
-    except PassingUserError as carrier:
-        report_error(prog, one_line(carrier.error))
-        return 2
-    except Failure as failure:
-        report_error(prog, one_line(failure))
-        return 1
+    except PassingError as carrier:
+        error = carrier.error
+    except (UserError, Failure) as raised:
+        error = raised
+    report_error(prog, one_line(error))
+    return 2 if isinstance(error, UserError) else 1
 
 
 LOW_SPACE_BYTES = 1 << 20  # a write that failed for want of space leaves less than this free

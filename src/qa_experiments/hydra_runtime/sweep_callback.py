@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.errors import PassingUserError
+from qa_experiments.errors import PassingError
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import RunDirError, job_differences
 
@@ -34,7 +34,7 @@ class SweepCallback(Callback):
         try:
             check_job_numbers(config.hydra)
         except RunDirError as error:  # Hydra turns a callback's Exception into a warning
-            raise PassingUserError(error) from error
+            raise PassingError(error) from error
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         print(sweep_summary(Path(config.hydra.sweep.dir)))
