@@ -118,8 +118,8 @@ def writing(*paths: Path, what: str = "--out") -> Iterator[None]:
     """While the block writes `paths`: no job may claim a directory they lie in, and
     RunDirError before the block runs when a job that started meanwhile holds one already
     (`runs.claim.kept_from_jobs`). The check before the work (`check_output_dir`) refuses
-    at once; this one covers the minutes the work took. An OSError in the block becomes a
-    Failure, `cannot write PATHS: why` (exit status 1)."""
+    at once; this one covers the minutes the work took. An OSError in the block (not a
+    UserError) becomes a Failure, `cannot write PATHS: why` (exit status 1)."""
     from qa_experiments.runs.claim import kept_from_jobs
 
     try:
@@ -128,6 +128,8 @@ def writing(*paths: Path, what: str = "--out") -> Iterator[None]:
                 stack.enter_context(kept_from_jobs(Path(path), what))
             yield
     except OSError as error:
+        if isinstance(error, UserError):  # e.g. MissingFileError, also an OSError
+            raise
         shown = ", ".join(str(path) for path in paths)
         raise Failure(f"cannot write {shown}: {one_line(error)}") from error
 
