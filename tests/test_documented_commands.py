@@ -41,6 +41,7 @@ from omegaconf import open_dict
 
 from qa_experiments.config.paths import config_dir
 from qa_experiments.config.schema import validate_config
+from qa_experiments.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "CONTRIBUTING.md",
@@ -144,6 +145,8 @@ def parse(program: str, args: list[str]):
     try:
         with contextlib.redirect_stderr(stderr):
             return parse_args(args)
+    except UserError as error:  # a bad argument (cli.arguments.UsageError)
+        raise AssertionError(f"{program}: {error}") from None
     except SystemExit:
         raise AssertionError(stderr.getvalue().strip() or f"{program} exited") from None
 

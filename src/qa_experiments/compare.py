@@ -18,7 +18,7 @@ from qa_experiments.cli.arguments import (
     writing,
 )
 from qa_experiments.cli.errors import run_command
-from qa_experiments.errors import MissingFileError, UserError, report_error
+from qa_experiments.errors import MissingFileError, UserError
 from qa_experiments.runs.layout import find_job_dirs
 
 PROG = "qa-compare"
@@ -62,21 +62,16 @@ def compare(args: argparse.Namespace) -> int:
     if slice_comparison.has_slices(slices):
         print()
         print(slice_comparison.format_question_types(slices))
-    try:
-        with writing(out_dir):  # no job took the directory while this ran
-            written = (comparison.write_reports(rows, out_dir)
-                       + slice_comparison.write_slice_view(slices, out_dir))
-    except OSError as error:
-        report_error(PROG, f"cannot write the reports: {error}")
-        return 1
+    with writing(out_dir):  # no job took the directory while this ran
+        written = (comparison.write_reports(rows, out_dir)
+                   + slice_comparison.write_slice_view(slices, out_dir))
     print("Wrote " + ", ".join(str(path) for path in written))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; exit 2 with one line for a bad or empty directory."""
-    args = _parse_args(argv)
-    return run_command(PROG, lambda: compare(args))
+    return run_command(PROG, lambda: compare(_parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ from qa_experiments.cli.arguments import (
     check_output_path,
     output_home,
     run_model_command,
-    write_output,
     writing,
 )
-from qa_experiments.errors import report_error
+from qa_experiments.runs.atomic import write_json
 from qa_experiments.runs.summary import tuning_lines
 
 PROG = "qa-evaluate"
@@ -87,13 +86,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                                      examples=examples[0])
     with writing(path, questions_path):  # no job took the directory while this ran
         print(format_metrics(results), file=out)
-        if not write_output(PROG, path, results):
-            return 1
-        try:
-            write_question_records(questions_path, records)
-        except OSError as error:
-            report_error(PROG, f"cannot write {questions_path}: {error}")
-            return 1
+        write_json(path, results)
+        write_question_records(questions_path, records)
     print(f"Wrote {path} and {questions_path.name}", file=out)
     return 0
 

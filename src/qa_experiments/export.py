@@ -15,7 +15,7 @@ from qa_experiments.cli.arguments import ArgumentParser, check_output_dir, outpu
 from qa_experiments.cli.errors import run_command
 from qa_experiments.data.squad_files import check_readable
 from qa_experiments.data.windows import prepare_eval_features
-from qa_experiments.errors import UserError
+from qa_experiments.errors import extra, needs_package
 
 PROG = "qa-export"
 CALIBRATION_QUESTIONS = 300
@@ -44,12 +44,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def export(args: argparse.Namespace) -> int:
     out = args.out or output_home(args.run_dir) / "onnx"
     check_output_dir(out.parent, name=out.name)
-    try:  # the `export` extra
+    with needs_package(PROG, extra("export")):
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-    except ModuleNotFoundError as error:
-        raise UserError(f"{PROG} needs the optional package {error.name!r}: "
-                        "pip install 'qa-experiments[export]'") from error
     from qa_experiments.inference.onnx_backend import export_onnx
     from qa_experiments.inference.predictor import load_run
 
@@ -83,8 +80,7 @@ def _calibration_questions(data_cfg, path: Path | None):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
-    args = _parse_args(argv)
-    return run_command(PROG, lambda: export(args))
+    return run_command(PROG, lambda: export(_parse_args(argv)))
 
 
 if __name__ == "__main__":

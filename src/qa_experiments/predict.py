@@ -34,10 +34,11 @@ from qa_experiments.cli.arguments import (
     positive_int,
     run_model_command,
     text,
-    write_output,
     writing,
 )
-from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.cli.errors import report_skipped
+from qa_experiments.errors import UserError
+from qa_experiments.runs.atomic import write_json
 
 PROG = "qa-predict"
 PROMPT = "question> "  # on stderr, when standard input is a terminal
@@ -151,8 +152,7 @@ def _answer_questions(run, args: argparse.Namespace, out: TextIO) -> int:
                 if question:
                     answer(question)
             except UserError as error:
-                report_error(PROG, f"line {number} of standard input: {one_line(error)}; "
-                                   "skipped it")
+                report_skipped(PROG, f"line {number} of standard input", error)
                 refused += 1
     return 2 if refused else 0
 
@@ -198,8 +198,7 @@ def _predict_data(run, args: argparse.Namespace, out: TextIO, read) -> int:
         predictions[qid] = "" if low else prediction.text
     path = _data_output(args)
     with writing(path):  # no job took the directory while this ran
-        if not write_output(PROG, path, predictions):
-            return 1
+        write_json(path, predictions)
     note = f" ({abstained} answered with \"\": confidence below {args.min_confidence})" \
         if args.min_confidence is not None else ""
     print(f"Wrote {len(predictions)} predictions to {path}{note}", file=out)

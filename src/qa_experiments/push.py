@@ -61,8 +61,7 @@ def push(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
-    args = _parse_args(argv)
-    return run_command(PROG, lambda: push(args))
+    return run_command(PROG, lambda: push(_parse_args(argv)))
 
 
 if __name__ == "__main__":

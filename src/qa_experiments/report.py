@@ -23,7 +23,6 @@ from qa_experiments.cli.arguments import (
     writing,
 )
 from qa_experiments.cli.errors import run_command
-from qa_experiments.errors import report_error
 from qa_experiments.runs.layout import REPORT_DIR, report_dir
 
 PROG = "qa-report"
@@ -61,12 +60,8 @@ def write(args: argparse.Namespace) -> int:
         check_not_held(out, what)  # RUN_DIR is held while a job runs there
     from qa_experiments.analysis.error_report import write_report
 
-    try:
-        with writing(out, what=what):  # no job took the directory while the report was made
-            report = write_report(args.run_dir, args.out, args.questions)
-    except OSError as error:
-        report_error(PROG, f"cannot write the report: {error}")
-        return 1
+    with writing(out, what=what):  # no job took the directory while the report was made
+        report = write_report(args.run_dir, args.out, args.questions)
     print(f"Wrote {report.markdown} with {len(report.charts)} charts: "
           + ", ".join(path.name for path in report.charts.values()))
     return 0
@@ -74,8 +69,7 @@ def write(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: write the report; exit 2 with one line for a bad run directory or question file."""
-    args = _parse_args(argv)
-    return run_command(PROG, lambda: write(args))
+    return run_command(PROG, lambda: write(_parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qa_experiments.cli.arguments import ArgumentParser, positive_int
 from qa_experiments.cli.errors import run_command
-from qa_experiments.errors import UserError
+from qa_experiments.errors import extra, needs_package
 
 PROG = "qa-serve"
 
@@ -38,13 +38,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def serve(args: argparse.Namespace) -> int:
-    try:  # the `serve` extra
+    with needs_package(PROG, extra("serve")):
         import uvicorn
 
         from qa_experiments.serving.app import create_app
-    except ModuleNotFoundError as error:
-        raise UserError(f"{PROG} needs the optional package {error.name!r}: "
-                        "pip install 'qa-experiments[serve]'") from error
     from transformers.utils import logging as transformers_logging
 
     from qa_experiments.inference.answerer import QuestionAnswerer
@@ -62,8 +59,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; one line and exit 2 for a bad run directory or option."""
-    args = _parse_args(argv)
-    return run_command(PROG, lambda: serve(args))
+    return run_command(PROG, lambda: serve(_parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ into the same directory reuses the jobs that already finished.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -18,9 +17,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from qa_experiments.cli.errors import storage_problem
-from qa_experiments.cli.hydra_errors import run_reporting_errors
+from qa_experiments.cli.hydra_errors import resolver_user_error, run_reporting_errors
 from qa_experiments.config.paths import config_dir
-from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.errors import Failure, PassingError, one_line
 from qa_experiments.hydra_runtime.resolvers import register_config
 from qa_experiments.lifecycle.job import train
 from qa_experiments.runs.claim import RunDirError
@@ -33,9 +32,10 @@ log = logging.getLogger("qa_experiments.train")
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Hydra task function. A failure is summed up in one line (the traceback goes to the run's
-    log file) and ends the run with exit status 2 for a user error, 1 otherwise; in a multirun
-    the failed job is recorded and the sweep goes on with the next one (its value is None,
-    which the Optuna sweeper records as a failed trial; NaN would end the study)."""
+    log file): a UserError as it is (exit status 2), anything else as a Failure (exit status
+    1), both reported by `cli`. In a multirun the failed job is recorded and the sweep goes on
+    with the next one (its value is None, which the Optuna sweeper records as a failed trial;
+    NaN would end the study)."""
     try:
         return train(cfg)
     except Exception as error:
@@ -43,21 +43,22 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.error("Job failed: %s: %s", type(error).__name__, error)
             return None
-        if isinstance(error, UserError):
-            report_error(PROG, one_line(error))
-            sys.exit(2)
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        where = (f"the traceback is in {run_dir / LOG}" if logged
-                 else f"{LOG} could not be written")
-        problem = storage_problem(error, run_dir)
-        if problem:  # a full or read-only disk: what to do, not a library's inner error
-            report_error(PROG, f"{problem}: the job could not write its files "
-                               f"({type(error).__name__}: {one_line(error)}; {where}). Free "
-                               "space or choose another hydra.run.dir, then run the command "
-                               "again (with resume=true to continue from its last checkpoint).")
-            sys.exit(1)
-        report_error(PROG, f"{type(error).__name__}: {one_line(error)} ({where})")
-        sys.exit(1)
+        # past Hydra's job runner, which would print a line of its own
+        raise PassingError(resolver_user_error(error) or job_failure(error, logged)) from error
+
+
+def job_failure(error: Exception, logged: bool) -> Failure:
+    """The one line that sums up a failed run: a full or read-only disk said as what to do,
+    anything else as the error and where its traceback is."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    where = f"the traceback is in {run_dir / LOG}" if logged else f"{LOG} could not be written"
+    problem = storage_problem(error, run_dir)
+    if problem:  # not a library's inner error
+        return Failure(f"{problem}: the job could not write its files "
+                       f"({type(error).__name__}: {one_line(error)}; {where}). Free space or "
+                       "choose another hydra.run.dir, then run the command again (with "
+                       "resume=true to continue from its last checkpoint).")
+    return Failure(f"{type(error).__name__}: {one_line(error)} ({where})")
 
 
 def log_traceback_to_file(error: BaseException) -> bool:

@@ -18,7 +18,7 @@ import yaml
 
 from qa_experiments.cli.arguments import ArgumentParser, check_output_path, positive_int
 from qa_experiments.cli.errors import run_command
-from qa_experiments.errors import UserError, one_line
+from qa_experiments.errors import UserError, extra, needs_package, one_line
 from qa_experiments.hydra_runtime.resolvers import register_config
 
 PROG = "qa-wandb-sweep"
@@ -41,11 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def write_sweep(args: argparse.Namespace) -> int:
     """Build, check and write the sweep config; create the sweep with --create."""
     check_output_path(args.output, "--output")
-    try:  # the `sweep` extra brings Optuna, whose distributions describe the search space
+    # the `sweep` extra brings Optuna, whose distributions describe the search space
+    with needs_package(PROG, extra("sweep")):
         from qa_experiments.search import wandb_sweep_config
-    except ModuleNotFoundError as error:
-        raise UserError(f"{PROG} needs the optional package {error.name!r}: "
-                        "pip install 'qa-experiments[sweep]'") from error
     register_config()
     config = wandb_sweep_config.sweep_config(args.overrides, args.method, args.min_iter)
     violations = wandb_sweep_config.schema_violations(config)
@@ -70,8 +68,7 @@ def write_sweep(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; one line and exit 2 for a bad override, option or output path."""
-    args = parse_args(argv)
-    return run_command(PROG, lambda: write_sweep(args))
+    return run_command(PROG, lambda: write_sweep(parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.config.schema import ConfigError
-from qa_experiments.errors import UserError
+from qa_experiments.errors import extra, missing_package
 from qa_experiments.search.trial_protocol import (
     PRUNED_ATTR,
     PRUNER_ATTR,
@@ -76,8 +76,7 @@ class OptunaSweeper(Sweeper):
                  study_name: str | None, n_trials: int, n_jobs: int, max_failure_rate: float,
                  params: DictConfig | None) -> None:
         if MISSING_EXTRA is not None:
-            raise UserError(f"hparams_search=optuna needs the optional package "
-                            f"{MISSING_EXTRA.name!r}: pip install 'qa-experiments[sweep]'")
+            raise missing_package("hparams_search=optuna", MISSING_EXTRA, extra("sweep"))
         if not 0.0 <= max_failure_rate <= 1.0:
             raise HydraException(f"max_failure_rate={max_failure_rate} is not in [0, 1]")
         self.sampler, self.pruner, self.direction = sampler, pruner, direction

@@ -8,22 +8,25 @@ import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from qa_experiments.cli.errors import run_command
 from qa_experiments.data.squad_files import is_unicode_text
-from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.errors import Failure, UserError, one_line
 from qa_experiments.runs import layout
-from qa_experiments.runs.atomic import write_json
+
+
+class UsageError(UserError):
+    """A bad command-line argument; the message points at --help."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser with the one error policy: a bad argument is one line on stderr
-    (`PROG: error: ...`, pointing at --help) and exit status 2, without the usage block."""
+    """argparse's parser with the one error policy: a bad argument raises UsageError, which
+    `run_command` reports in one line (`PROG: error: ...`) with exit status 2, without the
+    usage block; so its `parse_args` runs inside `run_command`."""
 
     def error(self, message: str):
-        report_error(self.prog, f"{message} (see {self.prog} --help)")
-        sys.exit(2)
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def text(value: str) -> str:
@@ -115,13 +118,20 @@ def writing(*paths: Path, what: str = "--out") -> Iterator[None]:
     """While the block writes `paths`: no job may claim a directory they lie in, and
     RunDirError before the block runs when a job that started meanwhile holds one already
     (`runs.claim.kept_from_jobs`). The check before the work (`check_output_dir`) refuses
-    at once; this one covers the minutes the work took."""
+    at once; this one covers the minutes the work took. An OSError in the block (not a
+    UserError) becomes a Failure, `cannot write PATHS: why` (exit status 1)."""
     from qa_experiments.runs.claim import kept_from_jobs
 
-    with contextlib.ExitStack() as stack:
-        for path in paths:
-            stack.enter_context(kept_from_jobs(Path(path), what))
-        yield
+    try:
+        with contextlib.ExitStack() as stack:
+            for path in paths:
+                stack.enter_context(kept_from_jobs(Path(path), what))
+            yield
+    except OSError as error:
+        if isinstance(error, UserError):  # e.g. MissingFileError, also an OSError
+            raise
+        shown = ", ".join(str(path) for path in paths)
+        raise Failure(f"cannot write {shown}: {one_line(error)}") from error
 
 
 def output_home(run_dir: Path) -> Path:
@@ -157,20 +167,15 @@ def run_model_command(
     command: Callable[[argparse.Namespace, TextIO], int],
     argv: list[str] | None,
 ) -> int:
-    """Parse `argv`, then run `command(args, stdout)` under the user-error policy
+    """Parse `argv`, then run `command(args, stdout)`, both under the one error path
     (`cli.errors.run_command`). Only what the command writes to `stdout` reaches standard
     output: anything else printed meanwhile (library banners) goes to standard error."""
-    args = parse_args(argv)
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        return run_command(prog, lambda: command(args, stdout))
 
+    def parse_and_run() -> int:
+        args = parse_args(argv)
+        with contextlib.redirect_stdout(sys.stderr):
+            return command(args, stdout)
 
-def write_output(prog: str, path: Path, data: Any) -> bool:
-    """Write a JSON result; False (after saying why on stderr) when it cannot be written."""
-    try:
-        write_json(path, data)
-    except OSError as error:
-        report_error(prog, f"cannot write {path}: {one_line(error)}")
-        return False
-    return True
+    return run_command(prog, parse_and_run)
+

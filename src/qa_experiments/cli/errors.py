@@ -1,9 +1,9 @@
-"""The one user-error policy of every command: `PROG: error: MESSAGE` on stderr, exit 2.
+"""The one error path of every command: `PROG: error: MESSAGE` on stderr, exit 2.
 
-Results go to stdout, errors to stderr, in one format. A `UserError` (see
-`qa_experiments.errors`) becomes that line; so do Hydra's own mistakes (`hydra_errors`) and
-argparse's (which already print `PROG: error:` and exit 2). Anything else is a program failure
-and propagates (exit 1).
+Results go to stdout, errors to stderr, in one format. `run_command` turns a `UserError` (see
+`qa_experiments.errors`) into that line and exit status 2, a `Failure` into that line and exit
+status 1; Hydra's own mistakes (`hydra_errors`) and bad arguments (`arguments.ArgumentParser`)
+become UserErrors first. Anything else is a program failure and propagates (exit 1).
 """
 
 from __future__ import annotations
@@ -13,16 +13,25 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.errors import Failure, PassingError, UserError, one_line, report_error
 
 
 def run_command(prog: str, command: Callable[[], int]) -> int:
-    """Run a command; a UserError becomes one line on stderr and exit status 2."""
+    """Run a command; a UserError becomes one line on stderr and exit status 2, a Failure
+    one line and exit status 1 (also when a PassingError carries them)."""
     try:
         return command()
-    except UserError as error:
-        report_error(prog, one_line(error))
-        return 2
+    except PassingError as carrier:
+        error = carrier.error
+    except (UserError, Failure) as raised:
+        error = raised
+    report_error(prog, one_line(error))
+    return 2 if isinstance(error, UserError) else 1
+
+
+def report_skipped(prog: str, where: str, error: UserError) -> None:
+    """The error line for a mistake a command skips and reads on past (a bad input line)."""
+    report_error(prog, f"{where}: {one_line(error)}; skipped it")
 
 
 LOW_SPACE_BYTES = 1 << 20  # a write that failed for want of space leaves less than this free

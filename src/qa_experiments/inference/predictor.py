@@ -118,13 +118,9 @@ def load_run(path: str | Path, null_threshold: float | str | None = None,
         data_cfg, null_threshold, tuned_threshold, path)
     if check_inputs is not None:
         check_inputs(data_cfg)
-    try:
-        with no_progress_bars():
-            tokenizer = load_tokenizer(model_cfg)
-            model = load_model(model_cfg, trained=True)
-    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a size mismatch
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise RunLoadError(f"Cannot load the model in {str(model_dir)!r}: {first_line}") from error
+    with no_progress_bars():
+        tokenizer = load_tokenizer(model_cfg)
+        model = load_model(model_cfg, trained=True)
     model.eval()
     return LoadedRun(path, model_dir, model, tokenizer, data_cfg, hardware, batch_size,
                      calibration, tuned_threshold)

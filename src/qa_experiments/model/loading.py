@@ -11,6 +11,7 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_experiments.config.schema import ConfigError
+from qa_experiments.errors import UserError
 from qa_experiments.hub import resolve_local_files_only
 
 # Model types whose position ids start after the padding index (RoBERTa's scheme): the first
@@ -24,21 +25,29 @@ PADDING_OFFSET_MODEL_TYPES = frozenset({
 log = logging.getLogger(__name__)
 
 
+class ModelLoadError(UserError, ValueError):
+    """A model or tokenizer that cannot be loaded or used: its files are damaged, incomplete or
+    of a kind QA windows cannot use."""
+
+
 def load_tokenizer(model_cfg):
-    """The backbone's fast tokenizer, padding on the right.
+    """The backbone's fast tokenizer, padding on the right; ModelLoadError when it does not
+    load or is not a fast one.
 
     Answer labels are token positions counted from the left, so windows are always padded on
     the right, also for tokenizers that default to left padding.
     """
     name = model_cfg.tokenizer_name_or_path or model_cfg.name_or_path
-    tokenizer = AutoTokenizer.from_pretrained(
-        name,
-        revision=model_cfg.revision,
-        trust_remote_code=model_cfg.trust_remote_code,
-        local_files_only=resolve_local_files_only(name, "model", "tokenizer"),
-    )
+    local_files_only = resolve_local_files_only(name, "model", "tokenizer")
+    with _load_errors("tokenizer", name):
+        tokenizer = AutoTokenizer.from_pretrained(
+            name,
+            revision=model_cfg.revision,
+            trust_remote_code=model_cfg.trust_remote_code,
+            local_files_only=local_files_only,
+        )
     if not tokenizer.is_fast:
-        raise ValueError(
+        raise ModelLoadError(
             f"Tokenizer of {name!r} is not a fast (Rust) tokenizer; QA windows need its "
             "offset mappings. Choose a model with a tokenizer.json."
         )
@@ -48,33 +57,37 @@ def load_tokenizer(model_cfg):
 
 def load_model(model_cfg, *, trained: bool = False):
     """The backbone with a (possibly new) span-prediction head; says in one line what was
-    initialised instead of Transformers' load report. A `trained` model (one to answer with)
-    must load whole: ValueError when any weight is missing or has another shape than its
-    config says, which would otherwise answer from random values."""
+    initialised instead of Transformers' load report; ModelLoadError when its files do not
+    load. A `trained` model (one to answer with) must load whole: ModelLoadError when any
+    weight is missing or has another shape than its config says, which would otherwise
+    answer from random values."""
     name = model_cfg.name_or_path
-    with _without_load_report():
+    local_files_only = resolve_local_files_only(name, "model", "model")
+    with _without_load_report(), _load_errors("model", name):
         model, info = AutoModelForQuestionAnswering.from_pretrained(
             name,
             revision=model_cfg.revision,
             trust_remote_code=model_cfg.trust_remote_code,
             attn_implementation=model_cfg.attn_implementation,
-            local_files_only=resolve_local_files_only(name, "model", "model"),
+            local_files_only=local_files_only,
             output_loading_info=True,
         )
     if trained:
-        check_complete(info)
+        check_complete(info, name)
     report_loading(model, name, info)
     return model
 
 
-def check_complete(info: dict) -> None:
-    """ValueError naming the weights a trained model's files lack or hold in another shape."""
+def check_complete(info: dict, name: str) -> None:
+    """ModelLoadError naming the weights a trained model's files lack or hold in another
+    shape."""
     problems = sorted(info["missing_keys"]) + sorted(
         f"{key[0]} (shape)" for key in info["mismatched_keys"])
     if problems:
         more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-        raise ValueError(f"its weights do not match its config.json ({len(problems)} missing or "
-                         f"of another shape: {', '.join(problems[:3])}{more})")
+        raise ModelLoadError(
+            f"Cannot load the model in {name!r}: its weights do not match its config.json "
+            f"({len(problems)} missing or of another shape: {', '.join(problems[:3])}{more})")
 
 
 def report_loading(model, name: str, info: dict) -> None:
@@ -92,6 +105,16 @@ def report_loading(model, name: str, info: dict) -> None:
     if new_heads:
         log.info("New question-answering head (%s) initialised from the seed, as fine-tuning a "
                  "pretrained backbone expects.", ", ".join(new_heads))
+
+
+@contextlib.contextmanager
+def _load_errors(what: str, name: str) -> Iterator[None]:
+    """What Transformers raises for files it cannot load, as a ModelLoadError naming them."""
+    try:
+        yield
+    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a size mismatch
+        first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise ModelLoadError(f"Cannot load the {what} in {name!r}: {first_line}") from error
 
 
 @contextlib.contextmanager
