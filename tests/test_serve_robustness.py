@@ -25,6 +25,8 @@ from test_serve import CONTEXT, QUESTION, free_port, post
 from qa_experiments.inference.answerer import QuestionAnswerer
 
 SERVE = [sys.executable, "-m", "qa_experiments.serve"]
+# about 6,000 tokens: four of them are a long request within the limits (several rounds)
+LONG_CONTEXT = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
 
 
 def start(run_dir, *options: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
@@ -42,6 +44,15 @@ def start(run_dir, *options: str, env: dict | None = None) -> tuple[subprocess.P
         except OSError:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    """One server for the tests below: a queue of 2 requests, so that overload is reachable."""
+    process, url = start(tiny_run, "--max-queue", "2")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
 
 
 def health(url: str) -> dict:
@@ -69,6 +80,7 @@ def test_start_up_mistakes_are_one_line_and_exit_2_before_the_model_loads(tiny_r
     assert reason in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_at_once_with_a_half_sent_body_and_leaves_no_scratch_folder(tiny_run,
                                                                                   tmp_path):
     process, url = start(tiny_run, env={**os.environ, "TMPDIR": str(tmp_path)})
@@ -89,14 +101,14 @@ def test_sigterm_stops_at_once_with_a_half_sent_body_and_leaves_no_scratch_folde
     assert "Running in WANDB" not in stdout and "Tokenizing" not in stderr
 
 
-def test_a_short_request_is_not_held_back_by_a_long_one_and_overload_is_503(tiny_run):
+@pytest.mark.slow
+def test_a_short_request_is_not_held_back_by_a_long_one_and_overload_is_503(server):
     """Completion order, not durations: the short request is answered while the long one (four
     contexts of 6,000 tokens, within the limits) is still being answered; with --max-queue 2
     and two long ones in progress, the next request is refused at once."""
-    process, url = start(tiny_run, "--max-queue", "2")
-    context = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
-    long = {"pairs": [{"question": QUESTION, "context": context}] * 4}
-    finished: list[str] = []
+    url = server
+    long = {"pairs": [{"question": QUESTION, "context": LONG_CONTEXT}] * 4}
+    finished: list[tuple[str, int]] = []
 
     def send(name: str) -> threading.Thread:
         thread = threading.Thread(target=lambda: finished.append((name, post(url, long)[0])))
@@ -107,63 +119,49 @@ def test_a_short_request_is_not_held_back_by_a_long_one_and_overload_is_503(tiny
         while health(url)["queued"] < size:
             time.sleep(0.01)
 
-    try:
-        first = send("first long")
-        wait_for_queue(1)
-        status, _ = post(url, {"question": QUESTION, "context": CONTEXT})
-        finished.append(("short", status))
-        second = send("second long")
-        wait_for_queue(2)
-        status, body = post(url, {"question": QUESTION, "context": CONTEXT})
-        assert status == 503 and "busy" in body["error"], body
-        first.join()
-        second.join()
-        assert finished[0] == ("short", 200)
-        assert sorted(finished[1:]) == [("first long", 200), ("second long", 200)]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    first = send("first long")
+    wait_for_queue(1)
+    status, _ = post(url, {"question": QUESTION, "context": CONTEXT})
+    finished.append(("short", status))
+    second = send("second long")
+    wait_for_queue(2)
+    status, body = post(url, {"question": QUESTION, "context": CONTEXT})
+    first.join()
+    second.join()
+    assert status == 503 and "busy" in body["error"], body
+    assert finished[0] == ("short", 200)
+    assert sorted(finished[1:]) == [("first long", 200), ("second long", 200)]
 
 
-def test_a_request_over_the_token_limit_is_refused_with_413(tiny_run):
-    process, url = start(tiny_run)
-    try:
-        context = " ".join(f"Word{i} was written by Ada." for i in range(3000))
-        status, body = post(url, {"pairs": [{"question": QUESTION, "context": context}] * 8})
-        assert status == 413 and "at most 32768" in body["error"], body
-        status, body = post(url, {"question": QUESTION, "context": "\u200b\u200b\x00"})
-        assert status == 422 and "has no tokens" in body["error"], body
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def test_a_request_over_the_token_limit_or_without_tokens_is_refused(server):
+    status, body = post(server, {"pairs": [{"question": QUESTION, "context": LONG_CONTEXT}] * 8})
+    assert status == 413 and "at most 32768" in body["error"], body
+    status, body = post(server, {"question": QUESTION, "context": "\u200b\u200b\x00"})
+    assert status == 422 and "has no tokens" in body["error"], body
 
 
-def test_every_generated_request_gets_a_documented_status_never_a_500(tiny_run):
+@pytest.mark.slow
+def test_every_generated_request_gets_a_documented_status_never_a_500(server):
     """Schemathesis against the published schema, on the real server: positive and negative
     requests; fixed seed and bounded examples (CONTRIBUTING.md, Generative tests). Valid-looking
     text the model cannot read (only zero-width characters) is a documented 422, so
     positive_data_acceptance is left out."""
-    process, url = start(tiny_run)
-    try:
-        result = subprocess.run(
-            [shutil.which("schemathesis") or "schemathesis", "run", f"{url}/openapi.json",
-             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-             "response_schema_conformance,negative_data_rejection,unsupported_method",
-             "--mode", "all", "--seed", "1", "--max-examples", "40",
-             "--generation-database", "none", "--no-color"],
-            capture_output=True, text=True, timeout=300)
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    result = subprocess.run(
+        [shutil.which("schemathesis") or "schemathesis", "run", f"{server}/openapi.json",
+         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+         "response_schema_conformance,negative_data_rejection,unsupported_method",
+         "--mode", "all", "--seed", "1", "--max-examples", "40",
+         "--generation-database", "none", "--no-color"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_a_client_that_leaves_stops_costing(tiny_run):
     """The long request's remaining chunks are dropped once its client has gone (said on
     stderr), instead of being answered for nobody."""
     process, url = start(tiny_run)
-    context = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
-    body = json.dumps({"pairs": [{"question": QUESTION, "context": context}] * 4}).encode()
+    body = json.dumps({"pairs": [{"question": QUESTION, "context": LONG_CONTEXT}] * 4}).encode()
     try:
         connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
         connection.request("POST", "/answer", body, {"Content-Type": "application/json"})
@@ -181,7 +179,7 @@ def test_a_client_that_leaves_stops_costing(tiny_run):
 
 @pytest.mark.skipif(not shutil.which("chromedriver"), reason="needs Debian's chromium-driver "
                     "(.ci/run installs it)")
-def test_the_page_highlights_the_answer_after_astral_characters(tiny_run):
+def test_the_page_highlights_the_answer_after_astral_characters(server, tiny_run):
     """Offsets count code points; an emoji is two UTF-16 units in the page's JavaScript."""
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -198,9 +196,8 @@ def test_the_page_highlights_the_answer_after_astral_characters(tiny_run):
     with QuestionAnswerer.load(tiny_run) as answerer:
         expected = answerer.answer(QUESTION, context, top_k=3)
     assert expected.text and context[expected.start:expected.end] == expected.text
-    process, url = start(tiny_run)
     try:
-        browser.get(url + "/")
+        browser.get(server + "/")
         # set as a value: chromedriver's send_keys types only the Basic Multilingual Plane
         browser.execute_script("document.getElementById('context').value = arguments[0]",
                                context)
@@ -212,5 +209,3 @@ def test_the_page_highlights_the_answer_after_astral_characters(tiny_run):
         assert browser.find_element(By.ID, "passage").text == context
     finally:
         browser.quit()
-        process.terminate()
-        process.wait(timeout=30)

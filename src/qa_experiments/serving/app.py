@@ -282,7 +282,7 @@ class JsonBody:
                 return await _refuse(413, self.too_large, scope, receive, send)
             if not message.get("more_body", False):
                 break
-        problem = _json_problem(bytes(body))
+        problem = json_problem(bytes(body))
         if problem:
             return await _refuse(422, problem, scope, receive, send)
         return await self.app(scope, _replay(bytes(body), receive), send)
@@ -292,7 +292,7 @@ class JsonBody:
         return f"the body is over {self.limit} bytes"
 
 
-def _json_problem(body: bytes) -> str | None:
+def json_problem(body: bytes) -> str | None:
     """Why `body` is not valid JSON in UTF-8, or None."""
     try:
         json.loads(body.decode("utf-8"))
