@@ -141,7 +141,7 @@ def test_a_request_over_the_token_limit_or_without_tokens_is_refused(server):
 
 
 @pytest.mark.slow
-def test_every_generated_request_gets_a_documented_status_never_a_500(server):
+def test_every_generated_request_gets_a_documented_status_never_a_500(server, tmp_path):
     """Schemathesis against the published schema, on the real server: positive and negative
     requests; fixed seed and bounded examples (CONTRIBUTING.md, Generative tests). Valid-looking
     text the model cannot read (only zero-width characters) is a documented 422, so
@@ -152,7 +152,7 @@ def test_every_generated_request_gets_a_documented_status_never_a_500(server):
          "response_schema_conformance,negative_data_rejection,unsupported_method",
          "--mode", "all", "--seed", "1", "--max-examples", "40",
          "--generation-database", "none", "--no-color"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, cwd=tmp_path)  # its .schemathesis/ there
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
