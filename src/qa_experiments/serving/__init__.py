@@ -1,3 +1,3 @@
-"""Serving a trained model over HTTP (`qa-serve`): the FastAPI application, the micro-batcher
-that groups concurrent requests for the model, and the web page. Imports `inference` and the
-layers below."""
+"""Serving a trained model over HTTP (`qa-serve`): the FastAPI application, the batcher that
+groups concurrent requests for the model and keeps long ones from holding back short ones, and
+the web page. Imports `inference` and the layers below."""
