@@ -155,12 +155,17 @@ def log_config(uvicorn_config: dict) -> dict:
     return config
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Console entry point; one line and exit 2 for a bad run directory, option or address.
+def run(argv: list[str] | None = None) -> int:
+    """Parse `argv` and serve until stopped; the exit status (2 and one line for a bad run
+    directory, option or address)."""
+    return run_model_command(PROG, _parse_args, serve, argv)
 
-    Ends the process itself once everything is closed: after uvicorn has run, a library's
-    finalizer can hang the interpreter's exit (seen here), and a stopped server must stop."""
-    code = run_model_command(PROG, _parse_args, serve, argv)
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console entry point: `run`, then end the process itself once everything is closed:
+    after uvicorn has run, a library's finalizer can hang the interpreter's exit (seen here),
+    and a stopped server must stop."""
+    code = run(argv)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
