@@ -4,18 +4,35 @@ fast CPU inference with ONNX Runtime (see inference.onnx_backend).
 The export directory (default RUN_DIR/onnx) loads wherever a run does: `qa-predict DIR`,
 `qa-evaluate DIR`, `qa-serve DIR`, `QuestionAnswerer.load(DIR)`, with the same windows and
 decoding. Needs the `export` extra: pip install 'qa-experiments[export]'.
+
+The export is written into a new hidden folder beside `--out` and renamed into place only when
+complete, replacing a previous export there whole; a folder that holds anything else is
+refused before the model loads, and a failed export leaves `--out` as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
-from qa_experiments.cli.arguments import ArgumentParser, check_output_dir, output_home
-from qa_experiments.cli.errors import run_command
+from qa_experiments.cli.arguments import (
+    ArgumentParser,
+    OutputPathError,
+    check_output_dir,
+    output_home,
+    run_model_command,
+    writing,
+)
 from qa_experiments.data.squad_files import check_readable
-from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import extra, needs_package
+from qa_experiments.runs.layout import EXPORT_SETTINGS
 
 PROG = "qa-export"
 CALIBRATION_QUESTIONS = 300
@@ -41,17 +58,94 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def export(args: argparse.Namespace) -> int:
-    out = args.out or output_home(args.run_dir) / "onnx"
+def export(args: argparse.Namespace, stdout: TextIO) -> int:
+    """Check the source and `--out`, then write the export into place."""
+    out = (args.out or output_home(args.run_dir) / "onnx").expanduser()
+    if (args.run_dir.expanduser() / EXPORT_SETTINGS).is_file():
+        raise OutputPathError(f"{str(args.run_dir)!r} is an ONNX export; export from a run or "
+                              "model directory.")
     check_output_dir(out.parent, name=out.name)
+    _check_export_target(out)
+    if args.calibration_data is not None:
+        check_readable(args.calibration_data)
+    with writing(out), _staged(out) as staging:
+        written = _write_export(args, staging)
+    shown = ", ".join(str(out / path.name) for path in written)
+    print(f"Wrote {shown}; load it with qa-predict {out} ...", file=stdout)
+    return 0
+
+
+def _check_export_target(out: Path) -> None:
+    """OutputPathError unless `out` is new, an empty folder, or a previous export (which the
+    new one replaces whole)."""
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"--out {str(out)!r} is a file; give a directory for the export.")
+    if out.is_dir() and any(out.iterdir()) and not (out / EXPORT_SETTINGS).is_file():
+        raise OutputPathError(
+            f"--out {str(out)!r} holds files that qa-export did not write (it has no "
+            f"{EXPORT_SETTINGS}), which the export would replace; give a new or empty directory.")
+
+
+@contextlib.contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A new hidden folder beside `out` for the block to write the export into, renamed to
+    `out` when the block succeeds (replacing a previous export there); removed, with the
+    parent folders it needed, when the block fails. OutputPathError at once when it cannot be
+    made (a read-only place, a file on the way, /proc)."""
+    made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:
+        _remove_empty(made)
+        raise OutputPathError(f"cannot write the export at --out {str(out)!r}: "
+                              f"{error.strerror or error}; give a directory you can write "
+                              "to.") from error
+    try:
+        yield staging
+        os.chmod(staging, 0o755)  # mkdtemp makes it 0700
+        _replace(out, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        raise
+
+
+def _replace(out: Path, staging: Path) -> None:
+    """Rename `staging` to `out`; a previous export at `out` is removed once it is replaced."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.replace(out, previous / out.name)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        os.replace(previous / out.name, out)
+        raise
+    finally:
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are still empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _write_export(args: argparse.Namespace, out: Path) -> list[Path]:
+    """Load the run and write its export into the folder `out`; the paths of its models."""
     with needs_package(PROG, extra("export")):
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-    from qa_experiments.inference.onnx_backend import export_onnx
-    from qa_experiments.inference.predictor import load_run
+    # Transformers prints "[INFO] Running in WANDB offline mode" when imported with that mode:
+    # not a line to show beside this command's result or its one-line error.
+    with contextlib.redirect_stdout(io.StringIO()):
+        from qa_experiments.data.windows import prepare_eval_features
+        from qa_experiments.inference.onnx_backend import export_onnx
+        from qa_experiments.inference.predictor import load_run
 
-    if args.calibration_data is not None:
-        check_readable(args.calibration_data)
     questions = []  # read with the run's settings, before its model loads
 
     def read_calibration(data_cfg) -> None:
@@ -60,9 +154,7 @@ def export(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir, check_inputs=read_calibration if args.quantize else None)
     windows = prepare_eval_features(questions[0], run.tokenizer, run.data_cfg) \
         if questions else None
-    written = export_onnx(run, out, quantize=args.quantize, calibration=windows)
-    print(f"Wrote {', '.join(str(path) for path in written)}; load it with qa-predict {out} ...")
-    return 0
+    return export_onnx(run, out, quantize=args.quantize, calibration=windows)
 
 
 def _calibration_questions(data_cfg, path: Path | None):
@@ -80,7 +172,7 @@ def _calibration_questions(data_cfg, path: Path | None):
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point."""
-    return run_command(PROG, lambda: export(_parse_args(argv)))
+    return run_model_command(PROG, _parse_args, export, argv)
 
 
 if __name__ == "__main__":

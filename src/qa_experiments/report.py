@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qa_experiments.analysis.report_folder import check_report_folder
 from qa_experiments.analysis.run_files import (
     check_finished_run,
     questions_path,
@@ -52,10 +53,13 @@ def write(args: argparse.Namespace) -> int:
     if args.questions is None:
         check_finished_run(args.run_dir)
     read_questions(source)
-    out = args.out if args.out is not None else report_dir(args.run_dir, args.questions)
+    default = report_dir(args.run_dir, args.questions)
+    out = args.out if args.out is not None else default
     what = "--out" if args.out is not None else "the report"
     if args.out is not None:  # also refuses a directory a running job holds
         check_output_dir(args.out.parent, name=args.out.name, owned=(REPORT_DIR,))
+        if out.resolve() != default.resolve():  # the run's own report is always redone
+            check_report_folder(out)
     else:
         check_not_held(out, what)  # RUN_DIR is held while a job runs there
     from qa_experiments.analysis.error_report import write_report

@@ -20,6 +20,12 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from qa_experiments.analysis import abstention, charts
+from qa_experiments.analysis.report_folder import (
+    CHART_FILES,
+    MARKDOWN,
+    SLICES,
+    mark_report_folder,
+)
 from qa_experiments.analysis.run_files import (
     finite_number,
     is_share,
@@ -49,7 +55,6 @@ CONTEXT_CHARS = 160  # characters of context shown on each side of a wrong answe
 # A nested list's indent: python-markdown (the mkdocs site) needs 4 spaces, GitHub at least
 # the width of the item's marker ("10. " is 4).
 LIST_INDENT = " " * 4
-CHART_FILES = ("slices.png", "no_answer_threshold.png", "answerability_pr.png", "reliability.png")
 
 # The figures of results.json the report shows, in words, in its order (an unknown key of a
 # section is shown by its name). Percentages get 2 decimals, thresholds and calibration
@@ -137,9 +142,10 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
         out_dir = report_dir(run_dir, questions)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    mark_report_folder(out_dir)
     slices = score_slices(records)
     overall = score_all(records)
-    report = Report(out_dir / "report.md", slices, records=records)
+    report = Report(out_dir / MARKDOWN, slices, records=records)
     report.charts["slices"] = charts.slice_chart(slices, out_dir / "slices.png", overall)
     origin = Source(run_label(run_dir), source.name, scores.name,
                     _modified(scores) or _modified(source))
@@ -152,7 +158,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None,
         _calibration_section(records, results, out_dir, report),
         wrong_answers_section(records),
     ]
-    write_json(out_dir / "slices.json",
+    write_json(out_dir / SLICES,
                {name: [asdict(b) for b in buckets] for name, buckets in slices.items()})
     write_text(report.markdown, "\n\n".join(sections) + "\n")
     _remove_stale_charts(out_dir, report)

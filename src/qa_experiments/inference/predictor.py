@@ -38,7 +38,12 @@ from qa_experiments.data.splits import SplitReport, load_split
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError, one_line
 from qa_experiments.evaluation.model_eval import decode_answers, evaluate_features, predict_logits
-from qa_experiments.inference.onnx_backend import FP32_FILE, INT8_FILE, OnnxModel
+from qa_experiments.inference.onnx_backend import (
+    FP32_FILE,
+    INT8_FILE,
+    OnnxModel,
+    export_settings,
+)
 from qa_experiments.inference.progress import no_progress_bars
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
@@ -130,21 +135,9 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
                 check_inputs: Callable[[DictConfig], None] | None = None) -> LoadedRun:
     """An ONNX export directory (inference.onnx_backend) loaded like a run."""
     source = path / EXPORT_SETTINGS
-    settings = _plain_settings(layout.read_json_object(source), source)
-    try:
-        if settings is None:
-            raise ValueError("it is not a JSON object")
-        inputs = [str(name) for name in settings["inputs"]]
-        data_cfg = _data_config(settings["data"], source)
-        batch_size = int(settings["eval_batch_size"])
-        data_cfg.null_score_diff_threshold = float(settings["null_score_diff_threshold"])
-        if not math.isfinite(data_cfg.null_score_diff_threshold):
-            raise ValueError("null_score_diff_threshold is not a finite number")
-    except (OSError, ValueError, TypeError, KeyError) as error:
-        raise RunLoadError(f"{str(source)!r} is not an export qa-export wrote: "
-                           f"{one_line(error)}") from error
-    if not set(inputs) <= {"input_ids", "attention_mask", "token_type_ids"}:
-        raise RunLoadError(f"{str(source)!r} names unknown model inputs {inputs}.")
+    settings = export_settings(_plain_settings(layout.read_json(source), source), source)
+    data_cfg = _data_config(settings.data, source)
+    data_cfg.null_score_diff_threshold = settings.null_score_diff_threshold
     file = INT8_FILE if precision == "int8" or (
         precision is None and (path / INT8_FILE).is_file()) else FP32_FILE
     if not (path / file).is_file():
@@ -157,9 +150,9 @@ def load_export(path: Path, null_threshold: float | str | None, precision: str |
         check_inputs(data_cfg)
     tokenizer = load_tokenizer(OmegaConf.structured(ModelConfig(name="export",
                                                                 name_or_path=str(path))))
-    model = OnnxModel(path / file, inputs)
-    return LoadedRun(path, path, model, tokenizer, data_cfg, {}, batch_size, calibration,
-                     tuned_threshold)
+    model = OnnxModel(path / file, settings.inputs)
+    return LoadedRun(path, path, model, tokenizer, data_cfg, {}, settings.eval_batch_size,
+                     calibration, tuned_threshold)
 
 
 def calibration_path(path: str | Path) -> Path:
