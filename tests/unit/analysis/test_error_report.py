@@ -23,7 +23,7 @@ from qa_experiments.analysis.error_report import TOP_WRONG, calibration_verdict,
 from qa_experiments.analysis.slices import SMALL_BUCKET, SliceScore, score_all, score_slices
 from qa_experiments.compare import main as compare_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_REPORTS = sorted((ROOT / "docs" / "example-reports").glob("*/report.md"))
 # python-markdown's extensions in mkdocs.yml that shape lists and tables (the pymdownx ones
 # come with the docs extra and change neither)
