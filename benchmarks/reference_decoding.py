@@ -1,6 +1,6 @@
 """The reference decoding algorithm as plain loops (as in Transformers' utils_qa.py): the oracle
-tests/test_decoding.py checks the fast version against, and the baseline benchmarks/postprocess.py
-times it against."""
+tests/unit/scoring/test_decoding.py checks the fast version against, and the baseline
+benchmarks/postprocess.py times it against."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -140,10 +139,8 @@ def test_wandb_that_cannot_start_fails_in_one_line_and_is_recorded(tmp_path):
                         "WANDB_BASE_URL": "http://127.0.0.1:9"}, "W&B could not start"),
     }
     for name, (env, message) in cases.items():
-        started = time.monotonic()
         done = train_cli(run_dir, "logger=wandb", "logger.mode=online", env=env)
         assert done.returncode == 2, name
-        assert time.monotonic() - started < 90, name  # wandb's own default waits 90 s + retries
         (line,) = error_lines(done)
         assert message in line and "logger=none" in line, (name, line)
         status = json.loads((run_dir / "status.json").read_text())

@@ -11,16 +11,15 @@ import itertools
 import json
 import re
 import unicodedata
-from html.parser import HTMLParser
 from pathlib import Path
 
-import markdown
 import optuna
 import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from helpers import make_job, metrics
+from markdown_render import RENDERERS, Element, parse
 from qa_experiments.analysis.comparison import short_error
 from qa_experiments.analysis.error_report import CHART_FILES, marked_context, write_report
 from qa_experiments.analysis.slices import SLICERS
@@ -53,7 +52,6 @@ HOSTILE = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ALLOWED_TAGS = {"h1", "h2", "h3", "p", "table", "thead", "tbody", "tr", "th", "td", "ul", "ol",
                 "li", "strong", "em", "code", "img"}
-VOID_TAGS = {"img", "br", "hr", "input", "meta", "link", "source", "wbr", "area", "embed"}
 WRONG_ANSWERS = "## The 10 most confident wrong answers"
 CALIBRATION = "## Confidence: calibration and reliability"
 # A directory name that is hostile too; it shows in every report's heading.
@@ -63,92 +61,6 @@ RUN_NAME = "run <img src=x onerror=alert(1)> # [a](javascript:alert(1)) | _x_"
 # --------------------------------------------------------------------------- #
 # rendering and reading the HTML
 # --------------------------------------------------------------------------- #
-
-
-# python-markdown's extensions in mkdocs.yml (the pymdownx ones come with the docs extra)
-MKDOCS_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc",
-                     "pymdownx.details", "pymdownx.highlight", "pymdownx.inlinehilite",
-                     "pymdownx.superfences"]
-
-
-def _renderers():
-    """python-markdown as the mkdocs site runs it, and markdown-it-py's CommonMark with GFM
-    tables and strikethrough (what GitHub shows) where it is installed."""
-    try:
-        import pymdownx  # noqa: F401
-        extensions = MKDOCS_EXTENSIONS
-    except ImportError:
-        extensions = [name for name in MKDOCS_EXTENSIONS if "." not in name]
-    renderers = {"python-markdown": lambda text: markdown.markdown(text, extensions=extensions)}
-    try:
-        from markdown_it import MarkdownIt
-    except ImportError:
-        return renderers
-    commonmark = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-    renderers["commonmark-gfm"] = commonmark.render
-    return renderers
-
-
-RENDERERS = _renderers()
-
-
-class Element:
-    """An HTML element: tag, attributes, children (elements and text, in order)."""
-
-    def __init__(self, tag: str, attrs: dict[str, str | None]):
-        self.tag, self.attrs, self.children = tag, attrs, []
-
-    def iter(self, *tags: str):
-        for child in self.children:
-            if isinstance(child, Element):
-                if not tags or child.tag in tags:
-                    yield child
-                yield from child.iter(*tags)
-
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
-
-    def words(self) -> str:
-        return " ".join(self.text().split())
-
-    def shape(self) -> list[str]:
-        """The tags of the elements below, in document order."""
-        return [element.tag for element in self.iter()]
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)  # "&lt;" reads as "<", as a reader sees it
-        self.root = Element("root", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag, attrs):
-        element = Element(tag, dict(attrs))
-        self.stack[-1].children.append(element)
-        if tag not in VOID_TAGS:
-            self.stack.append(element)
-
-    def handle_startendtag(self, tag, attrs):
-        self.stack[-1].children.append(Element(tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        if tag in VOID_TAGS:
-            return
-        assert self.stack[-1].tag == tag, f"</{tag}> closes <{self.stack[-1].tag}>"
-        self.stack.pop()
-
-    def handle_data(self, data):
-        self.stack[-1].children.append(data)
-
-    def handle_comment(self, data):
-        raise AssertionError(f"an HTML comment in the output: {data!r}")
-
-
-def parse(html: str) -> Element:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
 
 
 def words(text: str) -> str:

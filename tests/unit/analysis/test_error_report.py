@@ -17,13 +17,14 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from helpers import make_job, metrics
+from markdown_render import RENDERERS, parse
 from qa_experiments.analysis import charts, slice_comparison
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.analysis.error_report import TOP_WRONG, calibration_verdict, write_report
 from qa_experiments.analysis.slices import SMALL_BUCKET, SliceScore, score_all, score_slices
 from qa_experiments.compare import main as compare_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE_REPORTS = sorted((ROOT / "docs" / "example-reports").glob("*/report.md"))
 # python-markdown's extensions in mkdocs.yml that shape lists and tables (the pymdownx ones
 # come with the docs extra and change neither)
@@ -179,8 +180,6 @@ def test_without_a_config_the_run_names_the_report(tmp_path):
 
 def _list_shape(html: str) -> tuple[int, list[int]]:
     """(top-level items of the last ordered list, nested items under each of them)."""
-    from test_report_escaping import parse
-
     root = parse(html)
     ordered = [element for element in root.iter("ol")][-1]
     items = [child for child in ordered.children if getattr(child, "tag", None) == "li"]
@@ -190,8 +189,6 @@ def _list_shape(html: str) -> tuple[int, list[int]]:
 
 
 def renderers():
-    from test_report_escaping import RENDERERS
-
     yield "python-markdown (mkdocs.yml)", lambda text: markdown.markdown(
         text, extensions=MKDOCS_EXTENSIONS)
     yield from RENDERERS.items()
