@@ -29,22 +29,29 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_run):
+SERVE = [sys.executable, "-m", "qa_experiments.serve"]
+
+
+def start(run_dir, *options: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """qa-serve on a free port, once it answers /health."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "qa_experiments.serve", str(tiny_run),
-                                "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*SERVE, str(run_dir), "--port", str(port), *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         assert process.poll() is None, process.communicate()
         try:
             urllib.request.urlopen(f"{url}/health", timeout=2)
-            break
+            return process, url
         except OSError:
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_run):
+    process, url = start(tiny_run)
     yield url
     process.terminate()
     process.wait(timeout=30)

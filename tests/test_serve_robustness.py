@@ -14,36 +14,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 
 import pytest
-from test_serve import CONTEXT, QUESTION, free_port, post
+from test_serve import CONTEXT, QUESTION, SERVE, post, start
 
 from qa_experiments.inference.answerer import QuestionAnswerer
 
-SERVE = [sys.executable, "-m", "qa_experiments.serve"]
 # about 6,000 tokens: four of them are a long request within the limits (several rounds)
 LONG_CONTEXT = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
-
-
-def start(run_dir, *options: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """qa-serve on a free port, once it answers /health."""
-    port = free_port()
-    process = subprocess.Popen([*SERVE, str(run_dir), "--port", str(port), *options],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, process.communicate()
-        try:
-            urllib.request.urlopen(f"{url}/health", timeout=2)
-            return process, url
-        except OSError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
