@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_experiments.model.tiny_models import ARCHITECTURES, build_tiny_model
+from qa_experiments.model.tiny_models import ARCHITECTURES, MODEL_TYPES, build_tiny_model
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -43,6 +43,10 @@ CORPUS = [
 QUESTION = "What is the capital of France?"
 CONTEXT = "Paris is the capital and most populous city of France."
 SENTENCE = "Marie Curie won two Nobel prizes, in physics and in chemistry."
+BYTE_LEVEL = ("roberta", "modernbert")
+UNIGRAM = ("deberta_v3", "xlm_roberta")
+UNCASED = ("bert", "distilbert", "electra")
+WITH_TOKEN_TYPES = ("bert", "electra")
 
 
 @pytest.fixture(scope="module", params=ARCHITECTURES)
@@ -56,31 +60,37 @@ def built(request, tmp_path_factory):
 
 def _token_text(arch, tokenizer, token):
     """Surface text of one token, as it should appear in the (normalised) input."""
-    if arch == "roberta":
+    if arch in BYTE_LEVEL:
         return tokenizer.convert_tokens_to_string([token]).strip()
+    if arch in UNIGRAM:  # "▁" marks a word start; whether its offsets hold the space varies
+        return token.replace("▁", " ").strip()
     return token.removeprefix("##")
 
 
 def test_loads_matching_classes(built):
     arch, _, tokenizer, model = built
-    assert model.config.model_type == arch
+    assert model.config.model_type == MODEL_TYPES[arch]
     assert tokenizer.is_fast
     assert tokenizer.padding_side == "right"
     assert len(tokenizer) == model.config.vocab_size
 
 
 def test_vocabulary_is_not_all_unknown(built):
-    _, _, tokenizer, _ = built
+    arch, _, tokenizer, _ = built
     ids = tokenizer(SENTENCE, add_special_tokens=False)["input_ids"]
     assert tokenizer.unk_token_id not in ids
-    # Learned merges: corpus words are whole tokens, not spelled out character by character.
-    assert len(ids) <= len(SENTENCE.split()) + 2
+    if arch in UNIGRAM:
+        # A Unigram vocabulary grows from repeated substrings only: this corpus's frequent words.
+        assert "▁in" in tokenizer.convert_ids_to_tokens(ids)
+    else:
+        # Learned merges: corpus words are whole tokens, not spelled out character by character.
+        assert len(ids) <= len(SENTENCE.split()) + 2
 
 
 def test_round_trip(built):
     arch, _, tokenizer, _ = built
     decoded = tokenizer.decode(tokenizer(SENTENCE)["input_ids"], skip_special_tokens=True)
-    if arch == "roberta":
+    if arch not in UNCASED:
         assert decoded == SENTENCE
     else:
         assert decoded.replace(" ,", ",").replace(" .", ".") == SENTENCE.lower()
@@ -95,18 +105,24 @@ def test_offsets_point_into_context(built):
     assert context_tokens
     for i in context_tokens:
         start, end = enc["offset_mapping"][i]
-        expected = CONTEXT[start:end].lower() if arch != "roberta" else CONTEXT[start:end]
-        assert _token_text(arch, tokenizer, tokens[i]) == expected
-    spans = {enc["offset_mapping"][i] for i in context_tokens}
-    start = CONTEXT.index("capital")
-    assert (start, start + len("capital")) in spans
+        expected = CONTEXT[start:end].lower() if arch in UNCASED else CONTEXT[start:end]
+        if arch == "xlm_roberta" and tokens[i] == "▁":
+            # XLM-R's quirk (transformers #17454): a lone "▁" gets the next character's offsets.
+            assert end - start == 1 and not expected.isspace()
+            continue
+        assert _token_text(arch, tokenizer, tokens[i]) == expected.strip()
+    if arch not in UNIGRAM:  # (this corpus is too small for Unigram to learn "capital")
+        spans = {enc["offset_mapping"][i] for i in context_tokens}
+        start = CONTEXT.index("capital")
+        assert (start, start + len("capital")) in spans
 
 
-def test_token_type_ids_only_for_bert(built):
-    arch, _, tokenizer, _ = built
+def test_token_type_ids_only_where_the_model_has_them(built):
+    arch, _, tokenizer, model = built
     enc = tokenizer(QUESTION, CONTEXT)
-    assert ("token_type_ids" in enc) == (arch == "bert")
-    if arch == "bert":
+    assert ("token_type_ids" in enc) == (arch in WITH_TOKEN_TYPES)
+    assert (getattr(model.config, "type_vocab_size", 0) > 1) == (arch in WITH_TOKEN_TYPES)
+    if arch in WITH_TOKEN_TYPES:
         assert set(enc["token_type_ids"]) == {0, 1}
 
 

@@ -1,0 +1,55 @@
+"""The seven backbone families in one sweep: `qa-train -m model=tiny_...` trains each tiny
+offline twin for a few steps and `qa-compare` tabulates them all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import compose_config
+from qa_experiments.compare import main as compare_main
+from qa_experiments.lifecycle.job import train
+
+FAMILIES = ("tiny_bert", "tiny_distilbert", "tiny_roberta", "tiny_deberta_v3", "tiny_modernbert",
+            "tiny_xlm_roberta", "tiny_electra")
+NEW_FAMILIES = FAMILIES[3:]
+
+
+def sweep(sweep_dir, models):
+    """`qa-train -m debug=default model=...` (3 steps of 4 windows each) into `sweep_dir`."""
+    return subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", "-m", "debug=default",
+         f"model={','.join(models)}", f"hydra.sweep.dir={sweep_dir}"],
+        capture_output=True, text=True, timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_sweep_over_the_seven_families(tmp_path, capsys):
+    done = sweep(tmp_path / "sweep", FAMILIES)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = sorted((p for p in (tmp_path / "sweep").iterdir() if p.is_dir()), key=lambda p: p.name)
+    names = {json.loads((job / "config.json").read_text())["model"]["name"] for job in jobs}
+    assert names == set(FAMILIES)
+    for job in jobs:
+        assert json.loads((job / "status.json").read_text())["status"] == "finished", job
+
+    assert compare_main([str(tmp_path / "sweep")]) == 0
+    table = capsys.readouterr().out
+    assert sum(" finished " in line for line in table.splitlines()) == len(FAMILIES)
+    assert all(family in table for family in FAMILIES)
+
+
+@pytest.mark.parametrize("family", NEW_FAMILIES)
+def test_each_new_family_trains_and_answers(tmp_path, family):
+    """The fast smoke test of one family: the real train task, in-process, finishes with an
+    answer for each eval question."""
+    run_dir = tmp_path / "run"
+    train(compose_config(["debug=default", f"model={family}"], run_dir))
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
+    assert len(json.loads((run_dir / "predictions.json").read_text())) == 8  # debug's questions
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["model"].endswith(family.removeprefix("tiny_"))
