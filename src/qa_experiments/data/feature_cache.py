@@ -20,7 +20,7 @@ from qa_experiments.config.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-PREPROCESSING_VERSION = "1"  # bump when data/windows.py changes what it writes
+PREPROCESSING_VERSION = "2"  # bump when data/windows.py changes what it writes
 WINDOW_SETTINGS = ("max_seq_length", "doc_stride", "max_question_length", "pad_to_max_length",
                    "max_train_features")
 

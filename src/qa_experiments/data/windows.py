@@ -4,20 +4,32 @@ Long contexts become several overlapping windows ("features"). Training features
 token positions of the answer (or of the CLS token when the window does not contain it);
 evaluation features carry the character offsets of their context tokens, so that predicted
 token spans can be mapped back to answer text.
+
+Every training answer is checked against the tokenizer's offsets: its token span, mapped back
+through them, must cover the answer text (`answer_check`, one verdict per question). A tokenizer
+whose offsets are off (one that drops each answer's first letter, say) would otherwise teach
+the model wrong spans in silence; above MAX_MISALIGNED_SHARE the run stops before training.
 """
 
 from __future__ import annotations
 
 import os
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from typing import Any
 
 import datasets
+
+from qa_experiments.data.squad_files import DataError
 
 NO_CONTEXT = (-1, -1)  # offset stored for tokens outside the context (question, specials, pad)
 # Below this many examples, starting worker processes costs about what they save.
 PARALLEL_MIN_EXAMPLES = 10_000
 MAX_AUTO_WORKERS = 8
+# Training answers whose tokens cover other text than the answer: more than this share of a
+# split and the tokenizer's offsets are taken to be broken (correct offsets give none).
+MAX_MISALIGNED_SHARE = 0.02
+ALIGNED = "ok"  # answer_check of a question whose answer the tokens cover
 
 
 def prepare_train_features(examples: datasets.Dataset, tokenizer, data_cfg) -> datasets.Dataset:
@@ -96,18 +108,74 @@ def truncate_questions(questions: list[str], tokenizer, max_tokens: int) -> list
 
 def _train_batch(batch: dict[str, list], tokenizer, data_cfg) -> dict[str, list]:
     encoded = tokenize_windows(batch["question"], batch["context"], tokenizer, data_cfg)
-    starts, ends = [], []
+    sample_map = encoded.pop("overflow_to_sample_mapping")
+    starts, ends, covered = [], [], {}
     for i, offsets in enumerate(encoded.pop("offset_mapping")):
-        answers = batch["answers"][encoded["overflow_to_sample_mapping"][i]]
+        answers = batch["answers"][sample_map[i]]
         span = answer_token_span(encoded, i, offsets, answers)
         cls_index = cls_position(encoded["input_ids"][i], tokenizer)
         starts.append(span[0] if span else cls_index)
         ends.append(span[1] if span else cls_index)
-    encoded.pop("overflow_to_sample_mapping")
+        if span:
+            text = batch["context"][sample_map[i]][offsets[span[0]][0]:offsets[span[1]][1]]
+            covered.setdefault(sample_map[i], []).append(text)
     encoded["start_positions"] = starts
     encoded["end_positions"] = ends
     encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
+    encoded["answer_check"] = [
+        answer_verdict(batch["answers"][sample], covered.get(sample, []))
+        if i == 0 or sample_map[i - 1] != sample else ""
+        for i, sample in enumerate(sample_map)
+    ]
     return encoded.data
+
+
+def answer_verdict(answers: dict[str, Any], covered: list[str]) -> str:
+    """The question's check, kept on its first window: "" without an answer, ALIGNED when a
+    window's answer tokens cover the answer text (whitespace aside; tokens may reach past it
+    into a word), else what they covered instead."""
+    if not answers["text"]:
+        return ""
+    answer = " ".join(answers["text"][0].split())
+    if any(answer in " ".join(text.split()) for text in covered):
+        return ALIGNED
+    shown = repr(covered[0]) if covered else "no window"
+    return f"answer {answers['text'][0]!r} at character {answers['answer_start'][0]} -> {shown}"
+
+
+@dataclass(frozen=True)
+class AlignmentReport:
+    """How many training answers the tokenizer's offsets map back to their text."""
+
+    answers: int
+    misaligned: int
+    example: str | None  # the first misaligned answer and what its tokens covered
+
+    @property
+    def share(self) -> float:
+        return self.misaligned / self.answers if self.answers else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"answers_checked": self.answers, "misaligned_answers": self.misaligned,
+                "misaligned_example": self.example}
+
+
+def alignment_report(features: datasets.Dataset) -> AlignmentReport:
+    """Count the training answers whose tokens do not cover them (`answer_check`)."""
+    checks = [c for c in features["answer_check"] if c]
+    bad = [c for c in checks if c != ALIGNED]
+    return AlignmentReport(len(checks), len(bad), bad[0] if bad else None)
+
+
+def check_alignment(report: AlignmentReport, tokenizer_name: str) -> None:
+    """DataError when more than MAX_MISALIGNED_SHARE of the answers are misaligned."""
+    if report.share > MAX_MISALIGNED_SHARE:
+        raise DataError(
+            f"tokenizer {tokenizer_name!r} maps {report.misaligned} of {report.answers} "
+            f"training answers ({report.share:.1%}, more than {MAX_MISALIGNED_SHARE:.0%}) to "
+            f"other text, e.g. {report.example}; its offsets are wrong: choose another "
+            "tokenizer (model.tokenizer_name_or_path) or fix its offsets"
+        )
 
 
 def _eval_batch(batch: dict[str, list], indices: list[int], tokenizer, data_cfg) -> dict[str, list]:

@@ -16,7 +16,12 @@ from transformers.utils import logging as transformers_logging
 from qa_experiments.config.schema import ConfigError
 from qa_experiments.data.feature_cache import cached_features
 from qa_experiments.data.splits import load_split
-from qa_experiments.data.windows import prepare_eval_features, prepare_train_features
+from qa_experiments.data.windows import (
+    alignment_report,
+    check_alignment,
+    prepare_eval_features,
+    prepare_train_features,
+)
 from qa_experiments.evaluation.model_eval import evaluate_features
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
@@ -57,6 +62,10 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
     train_features = cached_features(
         "train", train_examples, tokenizer, cfg.data, prepare_train_features
     )
+    alignment = alignment_report(train_features)
+    log.info("Answers checked against the tokenizer's offsets: %d of %d misaligned",
+             alignment.misaligned, alignment.answers)
+    check_alignment(alignment, tokenizer.name_or_path)
     eval_features = cached_features(
         "eval", eval_examples, tokenizer, cfg.data, prepare_eval_features
     )
@@ -101,7 +110,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
         "world_size": args.world_size,
         "device": str(args.device),
         "model": cfg.model.name_or_path,
-        "data_report": {"train": train_report.to_dict(), "eval": eval_report.to_dict()},
+        "data_report": {"train": {**train_report.to_dict(), **alignment.to_dict()},
+                        "eval": eval_report.to_dict()},
     }
     if cfg.data.eval_note:
         results["eval_note"] = cfg.data.eval_note
