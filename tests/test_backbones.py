@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from helpers import compose_config
+from helpers import ShiftedOffsets, compose_config
 from qa_experiments.compare import main as compare_main
+from qa_experiments.data.squad_files import DataError
 from qa_experiments.lifecycle.job import train
 
 FAMILIES = ("tiny_bert", "tiny_distilbert", "tiny_roberta", "tiny_deberta_v3", "tiny_modernbert",
@@ -53,3 +54,18 @@ def test_each_new_family_trains_and_answers(tmp_path, family):
     assert len(json.loads((run_dir / "predictions.json").read_text())) == 8  # debug's questions
     results = json.loads((run_dir / "results.json").read_text())
     assert results["model"].endswith(family.removeprefix("tiny_"))
+
+
+def test_a_tokenizer_with_broken_offsets_stops_the_run_before_training(tmp_path, monkeypatch):
+    from qa_experiments.training import experiment
+
+    load = experiment.load_tokenizer
+    monkeypatch.setattr(experiment, "load_tokenizer", lambda cfg: ShiftedOffsets(load(cfg)))
+    trained = []
+    monkeypatch.setattr(experiment.QATrainer, "train", lambda *a, **k: trained.append(1))
+    run_dir = tmp_path / "run"
+    with pytest.raises(DataError, match=r"misaligned|maps \d+ of 16 training answers"):
+        train(compose_config(["debug=default", "data.cache_features=false"], run_dir))
+    assert not trained
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and "training answers" in json.dumps(status)

@@ -9,6 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
+from helpers import ShiftedOffsets
 from qa_experiments.config.schema import DataConfig
 from qa_experiments.data.squad_files import DataError
 from qa_experiments.data.windows import (
@@ -42,23 +43,6 @@ def examples(pairs: list[tuple[str, str]]) -> datasets.Dataset:
          "answers": {"text": [answer], "answer_start": [context.index(answer)]}}
         for i, (context, answer) in enumerate(pairs)
     ])
-
-
-class ShiftedOffsets:
-    """A real fast tokenizer whose offsets all point one character later (a broken one)."""
-
-    def __init__(self, tokenizer):
-        self._tokenizer = tokenizer
-
-    def __getattr__(self, name):
-        return getattr(self._tokenizer, name)
-
-    def __call__(self, *args, **kwargs):
-        encoded = self._tokenizer(*args, **kwargs)
-        if "offset_mapping" in encoded:
-            encoded["offset_mapping"] = [[(s + 1, e + 1) if e else (s, e) for s, e in offsets]
-                                         for offsets in encoded["offset_mapping"]]
-        return encoded
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
