@@ -177,6 +177,10 @@ def _key_table(schema, cls, prefix: str, comments, only=None) -> str:
     rows = ["| key | type | default | allowed | what it is |", "|---|---|---|---|---|"]
     for fld in only or dataclasses.fields(cls):
         key = prefix + fld.name
+        inner = getattr(schema, fld.type, None) if isinstance(fld.type, str) else None
+        if dataclasses.is_dataclass(inner):  # a nested group of keys (model.lora.*): its rows
+            rows += _key_table(schema, inner, f"{key}.", comments).splitlines()[2:]
+            continue
         kind = fld.type if isinstance(fld.type, str) else getattr(fld.type, "__name__", "")
         kind = " or ".join(f"`{part.strip()}`" for part in kind.split("|"))
         note = comments.get((cls.__name__, fld.name), "")

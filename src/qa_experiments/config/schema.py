@@ -20,6 +20,18 @@ from qa_experiments.errors import UserError
 
 
 @dataclass
+class LoraConfig:
+    """LoRA fine-tuning (PEFT): adapters on the attention, the QA head fully trained; the
+    run's model/ holds the merged weights."""
+
+    enabled: bool = False  # true: LoRA; false: every weight trained
+    rank: int = 8  # of the adapters' low-rank update
+    alpha: float = 16.0  # the update is scaled by alpha / rank
+    dropout: float = 0.1  # on the adapters' input
+    target_modules: list[str] | None = None  # null: the family's query and value projections
+
+
+@dataclass
 class ModelConfig:
     """The backbone: any Hub name or local checkpoint directory."""
 
@@ -29,6 +41,7 @@ class ModelConfig:
     revision: str = "main"
     trust_remote_code: bool = False
     attn_implementation: str | None = "sdpa"  # PyTorch scaled-dot-product attention
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
 
 @dataclass
@@ -197,6 +210,9 @@ STEPS = (lambda v: 0 < v < 1 or (1 <= v <= MAX_STEPS and float(v).is_integer()),
          "training steps")
 RANGES = {
     "optimizer.lr": POSITIVE,
+    "model.lora.rank": COUNT,
+    "model.lora.alpha": POSITIVE,
+    "model.lora.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "optimizer.weight_decay": NON_NEGATIVE,
     "optimizer.eps": POSITIVE,
     "optimizer.warmup": WARMUP,

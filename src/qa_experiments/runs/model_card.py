@@ -63,6 +63,18 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "n/a"
 
 
+def _tuning_line(model: dict[str, Any], results: dict[str, Any]) -> str:
+    """Full fine-tuning or LoRA, with the share of the weights trained."""
+    share = results.get("trainable_share")
+    shown = f"{share:.2%} of the weights trained" if isinstance(share, (int, float)) else ""
+    lora = model.get("lora") or {}
+    if lora.get("enabled"):
+        return (f"- LoRA (rank {lora.get('rank')}, alpha {lora.get('alpha')}, dropout "
+                f"{lora.get('dropout')}) and the full QA head: {shown}; the adapters are merged "
+                "into these weights")
+    return f"- full fine-tuning: {shown or 'every weight trained'}"
+
+
 def _body(config: dict[str, Any], results: dict[str, Any], name: str) -> str:
     data, trainer, optimizer = config["data"], config["trainer"], config["optimizer"]
     version_2 = bool(data.get("version_2_with_negative"))
@@ -106,6 +118,7 @@ def _body(config: dict[str, Any], results: dict[str, Any], name: str) -> str:
         f"({optimizer.get('name')}, warmup {optimizer.get('warmup')}, "
         f"{optimizer.get('scheduler')} schedule), seed {config.get('seed')}",
         f"- device {results.get('device')}, training loss {_number(results.get('train_loss'))}",
+        _tuning_line(config["model"], results),
         "",
         "## Use",
         "",

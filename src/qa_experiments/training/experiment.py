@@ -26,6 +26,7 @@ from qa_experiments.evaluation.model_eval import evaluate_features
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer
+from qa_experiments.model.lora import merged, trainable_share, with_lora
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_directory, write_json
 from qa_experiments.runs.model_card import write_model_card
@@ -73,6 +74,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
 
     set_seed(cfg.seed)  # the new QA head is initialised from the seed
     model = load_model(cfg.model)
+    if cfg.model.lora.enabled:
+        model = with_lora(model, cfg.model.lora)
     trainer = QATrainer(
         model=model,
         args=args,
@@ -110,6 +113,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
         "world_size": args.world_size,
         "device": str(args.device),
         "model": cfg.model.name_or_path,
+        **trainable_share(model),
         "data_report": {"train": {**train_report.to_dict(), **alignment.to_dict()},
                         "eval": eval_report.to_dict()},
     }
@@ -129,7 +133,9 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
 def save_model(trainer, evaluation, path: str, card: tuple[dict, dict, str]) -> None:
     """The model, its window and decoding settings (qa_settings.json), what was tuned on the
     eval questions (calibration.json; not in checkpoints, which are saved before the
-    evaluation) and its model card (README.md)."""
+    evaluation) and its model card (README.md). LoRA adapters are merged first: model/ always
+    holds a plain model."""
+    trainer.model = merged(trainer.model)
     trainer.save_model(path)
     data = card[0]["data"]
     write_json(Path(path) / layout.MODEL_SETTINGS,
