@@ -183,12 +183,23 @@ def _eval_batch(batch: dict[str, list], indices: list[int], tokenizer, data_cfg)
     sample_map = encoded.pop("overflow_to_sample_mapping")
     encoded["example_index"] = [indices[s] for s in sample_map]
     encoded["offset_mapping"] = [
-        [tuple(o) if seq == 1 else NO_CONTEXT for o, seq in zip(offsets, encoded.sequence_ids(i))]
+        [without_leading_space(o, batch["context"][sample_map[i]]) if seq == 1 else NO_CONTEXT
+         for o, seq in zip(offsets, encoded.sequence_ids(i))]
         for i, offsets in enumerate(encoded["offset_mapping"])
     ]
     encoded["cls_index"] = [cls_position(ids, tokenizer) for ids in encoded["input_ids"]]
     encoded["length"] = [sum(mask) for mask in encoded["attention_mask"]]
     return encoded.data
+
+
+def without_leading_space(offset, context: str) -> tuple[int, int]:
+    """A token's (start, end) in `context` after the whitespace it starts with: Metaspace
+    tokenizers (DeBERTa-v3's) count the space before a word into its first token, which
+    would start answers with a space."""
+    start, end = offset
+    while start < end and context[start].isspace():
+        start += 1
+    return start, end
 
 
 def cls_position(input_ids: list[int], tokenizer) -> int:

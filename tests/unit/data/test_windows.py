@@ -17,6 +17,7 @@ from qa_experiments.data.windows import (
     alignment_report,
     answer_verdict,
     check_alignment,
+    prepare_eval_features,
     prepare_train_features,
 )
 from qa_experiments.model.tiny_models import ARCHITECTURES, cached_tiny_model
@@ -86,3 +87,14 @@ def test_verdict_tolerates_whitespace_and_tokens_reaching_into_a_word():
     assert answer_verdict(answers, ["ew York"]).endswith("-> 'ew York'")
     assert answer_verdict(answers, []).endswith("-> no window")
     assert answer_verdict({"text": [], "answer_start": []}, []) == ""
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_no_answer_can_start_with_a_space(architecture):
+    """DeBERTa-v3's Metaspace tokens count the space before a word in: trimmed off."""
+    tokenizer = AutoTokenizer.from_pretrained(cached_tiny_model(architecture))
+    pairs = HARD_TEXT + [("Paris is the capital and most populous city of France.", "capital")]
+    features = prepare_eval_features(examples(pairs), tokenizer, DATA)
+    for window, index in zip(features["offset_mapping"], features["example_index"]):
+        context = pairs[index][0]
+        assert all(not context[start:end][:1].isspace() for start, end in window), window
