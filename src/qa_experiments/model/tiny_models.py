@@ -210,6 +210,7 @@ def _build_config(architecture: str, tokenizer: PreTrainedTokenizerBase) -> Pret
             max_position_embeddings=MAX_POSITIONS, type_vocab_size=0, relative_attention=True,
             position_biased_input=False, pos_att_type=["p2c", "c2p"], position_buckets=256,
             max_relative_positions=-1, norm_rel_ebd="layer_norm", share_att_key=True,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
             **sizes, **ids,
         )
     if architecture == "modernbert":
