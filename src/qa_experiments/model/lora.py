@@ -9,6 +9,7 @@ top-level module with weights that is not the backbone goes into `modules_to_sav
 from __future__ import annotations
 
 from qa_experiments.config.schema import ConfigError
+from qa_experiments.errors import extra, needs_package
 
 # Attention projections LoRA adapts when model.lora.target_modules is null (the query and
 # value projections of the LoRA paper; ModernBERT fuses them into Wqkv).
@@ -51,11 +52,8 @@ def target_modules(model, lora_cfg) -> list[str]:
 
 def with_lora(model, lora_cfg):
     """`model` with LoRA adapters on its attention and its QA head fully trainable."""
-    try:
-        from peft import LoraConfig, get_peft_model  # an optional dependency (the lora extra)
-    except ImportError as error:
-        raise ConfigError("model.lora.enabled=true needs PEFT: pip install "
-                          "'qa-experiments[lora]'") from error
+    with needs_package("model.lora.enabled=true", extra("lora")):
+        from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
         r=lora_cfg.rank, lora_alpha=lora_cfg.alpha, lora_dropout=lora_cfg.dropout,

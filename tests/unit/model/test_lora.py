@@ -3,12 +3,15 @@ that is no module of the model is refused, and merging the adapters changes no a
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from omegaconf import OmegaConf
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_experiments.config.schema import ConfigError, LoraConfig
+from qa_experiments.errors import MissingPackageError
 from qa_experiments.model.lora import head_modules, merged, trainable_share, with_lora
 from qa_experiments.model.tiny_models import ARCHITECTURES, cached_tiny_model
 
@@ -62,3 +65,12 @@ def test_a_target_that_is_no_module_is_refused():
     bad = OmegaConf.structured(LoraConfig(enabled=True, target_modules=["query"]))
     with pytest.raises(ConfigError, match=r"query is not a module of modernbert.*Wqkv"):
         with_lora(model, bad)
+
+
+def test_lora_without_peft_says_what_to_install(monkeypatch):
+    model, _ = tiny("bert")
+    monkeypatch.setitem(sys.modules, "peft", None)
+    with pytest.raises(MissingPackageError) as missing:
+        with_lora(model, LORA)
+    assert str(missing.value) == ("model.lora.enabled=true needs the package 'peft', which is "
+                                  "not installed: pip install 'qa-experiments[lora]'")
