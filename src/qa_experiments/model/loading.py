@@ -24,6 +24,10 @@ PADDING_OFFSET_MODEL_TYPES = frozenset({
 
 log = logging.getLogger(__name__)
 
+# What Transformers raises while it reads a tokenizer.json of the wrong shape (e.g. `{}`: a
+# KeyError for "added_tokens"); the file comes from the user, so these are the file's fault.
+_DAMAGED_TOKENIZER_FILE = (LookupError, TypeError, AttributeError)
+
 
 class ModelLoadError(UserError, ValueError):
     """A model or tokenizer that cannot be loaded or used: its files are damaged, incomplete or
@@ -39,7 +43,7 @@ def load_tokenizer(model_cfg):
     """
     name = model_cfg.tokenizer_name_or_path or model_cfg.name_or_path
     local_files_only = resolve_local_files_only(name, "model", "tokenizer")
-    with _load_errors("tokenizer", name):
+    with _load_errors("tokenizer", name, also=_DAMAGED_TOKENIZER_FILE):
         tokenizer = AutoTokenizer.from_pretrained(
             name,
             revision=model_cfg.revision,
@@ -108,12 +112,15 @@ def report_loading(model, name: str, info: dict) -> None:
 
 
 @contextlib.contextmanager
-def _load_errors(what: str, name: str) -> Iterator[None]:
-    """What Transformers raises for files it cannot load, as a ModelLoadError naming them."""
+def _load_errors(what: str, name: str, also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """What Transformers raises for files it cannot load (and the exception types in `also`),
+    as a ModelLoadError naming them."""
     try:
         yield
-    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: a size mismatch
+    except (OSError, ValueError, RuntimeError, *also) as error:  # RuntimeError: size mismatch
         first_line = (str(error).strip().splitlines() or [repr(error)])[0]
+        if isinstance(error, LookupError):
+            first_line = f"an entry {first_line} is missing or out of range"
         raise ModelLoadError(f"Cannot load the {what} in {name!r}: {first_line}") from error
 
 

@@ -28,3 +28,14 @@ def test_tokenizer_files_that_do_not_load_are_a_model_load_error_naming_them(tmp
     model_cfg = OmegaConf.structured(ModelConfig(name="bad", name_or_path=str(tmp_path)))
     with pytest.raises(ModelLoadError, match=f"Cannot load the tokenizer in '{tmp_path}'"):
         load_tokenizer(model_cfg)
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", "3", '{"added_tokens": 3}',
+                                     '{"added_tokens": [{"x": 1}]}'])
+def test_a_tokenizer_json_of_the_wrong_shape_is_a_model_load_error(tmp_path, content):
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "BertTokenizer"}))
+    (tmp_path / "tokenizer.json").write_text(content)
+    model_cfg = OmegaConf.structured(ModelConfig(name="bad", name_or_path=str(tmp_path)))
+    with pytest.raises(ModelLoadError, match=f"Cannot load the tokenizer in '{tmp_path}'"):
+        load_tokenizer(model_cfg)
