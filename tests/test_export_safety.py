@@ -201,3 +201,17 @@ def test_qa_predict_refuses_a_damaged_export_in_one_line(int8_export, tmp_path):
     assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("qa-predict: ")]
     assert len(lines) == 1 and "is not an ONNX model ONNX Runtime can load" in lines[0]
+
+
+def test_a_model_loading_error_under_wandb_offline_is_one_line(tmp_path):
+    """qa-predict on a run whose tokenizer.json is damaged: the error line is all of stderr
+    (no `[INFO] Running in WANDB offline mode` before it)."""
+    (tmp_path / "tokenizer_config.json").write_text('{"tokenizer_class": "BertTokenizer"}')
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.predict", str(tmp_path), "-q", "q", "-c", "c"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "offline"})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("qa-predict: error: ")

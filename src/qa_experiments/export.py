@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import shutil
 import tempfile
@@ -139,12 +138,9 @@ def _write_export(args: argparse.Namespace, out: Path) -> list[Path]:
     with needs_package(PROG, extra("export")):
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-    # Transformers prints "[INFO] Running in WANDB offline mode" when imported with that mode:
-    # not a line to show beside this command's result or its one-line error.
-    with contextlib.redirect_stdout(io.StringIO()):
-        from qa_experiments.data.windows import prepare_eval_features
-        from qa_experiments.inference.onnx_backend import export_onnx
-        from qa_experiments.inference.predictor import load_run
+    from qa_experiments.data.windows import prepare_eval_features
+    from qa_experiments.inference.onnx_backend import export_onnx
+    from qa_experiments.inference.predictor import load_run
 
     questions = []  # read with the run's settings, before its model loads
 

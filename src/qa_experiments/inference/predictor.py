@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import math
 import sys
 import tempfile
@@ -23,7 +24,6 @@ import datasets
 import torch
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from transformers import Trainer, TrainingArguments
 
 from qa_experiments.config.schema import (
     AUTO_THRESHOLD,
@@ -53,6 +53,12 @@ from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS, model_direc
 from qa_experiments.scoring.calibration import PlattCalibration
 from qa_experiments.scoring.calibration_metrics import brier_score, expected_calibration_error
 from qa_experiments.scoring.decoding import Prediction
+
+# Transformers prints "[INFO] Running in WANDB offline mode" on stdout when its Trainer is first
+# imported under WANDB_MODE=offline: not a line to show beside an answer or a one-line error.
+# Only that import's stdout is dropped; warnings and logging go to stderr as before.
+with contextlib.redirect_stdout(io.StringIO()):
+    from transformers import Trainer, TrainingArguments
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 # PyTorch's pickle format: loading it can run code, so a model saved only in it is refused.
