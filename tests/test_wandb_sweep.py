@@ -92,3 +92,12 @@ def test_agent_style_job_logs_into_the_agents_run(tmp_path):
     # one row per optimizer step: at the last step the full-set F1 takes the slice score's place
     assert history == pytest.approx([s["f1"] for s in scores[:-1]] + [final])
     assert state["summary"]["eval/f1"] == pytest.approx(final)
+
+
+def test_an_unwritable_output_is_a_failure_like_every_command_s(tmp_path, capsys):
+    """The same kind of error (exit 1, `cannot write ...`) as qa-predict's or qa-report's."""
+    (tmp_path / "file").write_text("")
+    assert main(["--output", str(tmp_path / "file" / "sweep.yaml")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"qa-wandb-sweep: error: cannot write {tmp_path}/file/")

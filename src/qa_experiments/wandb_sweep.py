@@ -16,9 +16,14 @@ from pathlib import Path
 
 import yaml
 
-from qa_experiments.cli.arguments import ArgumentParser, check_output_path, positive_int
+from qa_experiments.cli.arguments import (
+    ArgumentParser,
+    check_output_path,
+    positive_int,
+    writing,
+)
 from qa_experiments.cli.errors import run_command
-from qa_experiments.errors import UserError, extra, needs_package, one_line
+from qa_experiments.errors import UserError, extra, needs_package
 from qa_experiments.hydra_runtime.resolvers import register_config
 
 PROG = "qa-wandb-sweep"
@@ -49,10 +54,8 @@ def write_sweep(args: argparse.Namespace) -> int:
     violations = wandb_sweep_config.schema_violations(config)
     if violations:
         raise UserError("W&B refuses this sweep config: " + "; ".join(violations))
-    try:
+    with writing(args.output, what="--output"):
         args.output.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    except OSError as error:
-        raise UserError(f"cannot write --output {str(args.output)!r}: {one_line(error)}") from error
     print(f"Wrote {args.output}" + (" (checked with W&B's sweep schema)" if violations == []
                                     else " (install wandb[sweeps] to check it)"))
     if args.create:
@@ -67,7 +70,8 @@ def write_sweep(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; one line and exit 2 for a bad override, option or output path."""
+    """Console entry point; one line and exit 2 for a bad override, option or output path,
+    exit 1 when the output cannot be written."""
     return run_command(PROG, lambda: write_sweep(parse_args(argv)))
 
 
