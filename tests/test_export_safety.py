@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from qa_experiments import export
-from qa_experiments.errors import UserError
+from qa_experiments.errors import Failure, UserError
 from qa_experiments.inference import onnx_backend
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.inference.predictor import load_run
@@ -69,7 +69,7 @@ def test_an_export_computing_other_logits_than_the_model_fails(tiny_run, int8_ex
             start, end = super().forward(*inputs)
             return start + 0.1, end
 
-    with pytest.raises(RuntimeError, match="other logits than the model"):
+    with pytest.raises(Failure, match="other logits than the model"):
         onnx_backend.check_logits(Shifted(run.model).eval(), run.tokenizer,
                                   out / "model.onnx", onnx_backend.MODEL_INPUTS)
 

@@ -29,7 +29,7 @@ import torch
 from omegaconf import OmegaConf
 
 from qa_experiments.data.windows import usable_cores
-from qa_experiments.errors import UserError
+from qa_experiments.errors import Failure, UserError
 from qa_experiments.inference.int8_smoothing import smooth_for_int8
 from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS
 
@@ -125,9 +125,9 @@ def _known_trace_warnings_silenced():
 
 
 def check_logits(wrapper, tokenizer, path: Path, names: list[str]) -> None:
-    """RuntimeError unless the ONNX graph at `path` computes the PyTorch model's logits on
-    windows of another batch size and length than the traced ones, with padding: what a
-    constant the tracer kept could break."""
+    """Failure (one line, exit status 1) unless the ONNX graph at `path` computes the
+    PyTorch model's logits on windows of another batch size and length than the traced ones,
+    with padding: what a constant the tracer kept could break."""
     import onnxruntime
 
     probe = tokenizer(["Who wrote the book in 1813?", "Where?", "When was it published?"],
@@ -140,7 +140,7 @@ def check_logits(wrapper, tokenizer, path: Path, names: list[str]) -> None:
     got = session.run(None, {n: probe[n].numpy() for n in names})
     difference = max(float(np.abs(a - b).max()) for a, b in zip(got, expected))
     if not difference <= LOGIT_TOLERANCE:
-        raise RuntimeError(f"the exported graph computes other logits than the model (by up to "
+        raise Failure(f"the exported graph computes other logits than the model (by up to "
                            f"{difference:.3g}); the export is not usable")
 
 
