@@ -345,7 +345,8 @@ def validate_config(cfg: DictConfig) -> None:
 
 def validate_data_settings(data: DictConfig) -> None:
     """Check data settings read back from a run (its windows and decoding): counts in range and
-    room for context in a window; raise ConfigError with the fix."""
+    room for context in a window, no NaN or infinite number; raise ConfigError with the fix."""
+    _reject_non_finite(data)
     for key in RANGES:
         if key.startswith("data."):
             _check_range(key, data[key.removeprefix("data.")])

@@ -10,6 +10,7 @@ accepted) stops there.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -147,6 +148,18 @@ def test_a_run_config_value_of_the_wrong_type_is_one_line(run_dir, capsys, confi
         assert captured.out == "" and len(err) == 1 and named in err[0], captured
     with pytest.raises(UserError, match=named):
         QuestionAnswerer.load(run_dir)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("in_model_dir", [False, True], ids=["config.json", "qa_settings.json"])
+def test_a_non_finite_number_in_stored_data_settings_is_refused(run_dir, in_model_dir, value):
+    """json.loads reads NaN and Infinity; a stored threshold of that kind is no setting."""
+    path = run_dir / layout.MODEL_DIR if in_model_dir else run_dir
+    settings_file = path / (layout.MODEL_SETTINGS if in_model_dir else layout.CONFIG)
+    settings_file.write_text(json.dumps(
+        {"data": {"version_2_with_negative": True, "null_score_diff_threshold": value}}))
+    message = refusal(path)
+    assert "null_score_diff_threshold" in message and "not a finite number" in message
 
 
 def test_a_tokenizer_name_of_the_wrong_type_is_one_line(run_dir):
