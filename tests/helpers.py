@@ -5,6 +5,7 @@ that shrink a run to seconds, config composition, and small builders and readers
 from __future__ import annotations
 
 import json
+import random
 import re
 import signal
 import subprocess
@@ -310,3 +311,52 @@ class ShiftedOffsets:
             encoded["offset_mapping"] = [[(s + 1, e + 1) if e else (s, e) for s, e in offsets]
                                          for offsets in encoded["offset_mapping"]]
         return encoded
+
+
+CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
+           "Normandy, a region in France. They were descended from Norse raiders and pirates.")
+
+
+def crafted_record(i: int, rng: random.Random, *, v2: bool, confidence: bool) -> dict:
+    """Question record `i` of a crafted run, as the evaluation writes it to eval_questions.jsonl."""
+    answerable = not v2 or i % 3 != 0
+    gold = ["Normandy"] if answerable else []
+    right = rng.random() < 0.5
+    prediction = ("Normandy" if right else "France") if answerable or rng.random() < 0.5 else ""
+    p_na = rng.random()
+    record = {
+        "id": f"q{i}", "title": "Normans", "question": rng.choice(
+            ["Where did the Normans live?", "In what country is Normandy?", "Who were they?",
+             "Why did they raid?", "How many centuries?"]),
+        "context": CONTEXT, "answers": gold,
+        "answer_starts": [CONTEXT.find("Normandy")] if answerable else [],
+        "prediction": prediction,
+        "exact_match": int(prediction == "Normandy" if answerable else prediction == ""),
+        "f1": 0.0, "windows": 1 + i % 3,
+        "answer_start_char": CONTEXT.find(prediction) if prediction else -1,
+        "probability": rng.random(), "confidence": rng.random() if confidence else None,
+    }
+    record["f1"] = float(record["exact_match"])
+    if v2:
+        span_right = answerable and rng.random() < 0.6
+        record.update({"no_answer_probability": p_na,
+                       "best_span": "Normandy" if span_right else "France",
+                       "best_span_exact_match": int(span_right),
+                       "best_span_f1": float(span_right)})
+    return record
+
+
+def crafted_run(tmp_path, n=90, *, v2=True, confidence=True, results=True):
+    """A run directory holding `n` crafted question records (and results.json); (dir, records)."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rng = random.Random(7)
+    records = [crafted_record(i, rng, v2=v2, confidence=confidence) for i in range(n)]
+    (run_dir / "eval_questions.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    if results:
+        f1 = 100 * sum(r["f1"] for r in records) / n
+        (run_dir / "results.json").write_text(json.dumps({
+            "exact_match": f1, "f1": f1, "eval_examples": n,
+            "calibration": {"ece_before": 0.2, "ece_after": 0.04}}))
+    return run_dir, records

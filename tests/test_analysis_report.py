@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 
@@ -11,57 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import find_key, run_train
+from helpers import crafted_run, find_key, run_train
 from qa_experiments import report as report_cli
 from qa_experiments.analysis import abstention
-from qa_experiments.analysis.error_report import marked_context, write_report
+from qa_experiments.analysis.error_report import write_report
 
-CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
-           "Normandy, a region in France. They were descended from Norse raiders and pirates.")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def crafted_record(i: int, rng: random.Random, *, v2: bool, confidence: bool) -> dict:
-    answerable = not v2 or i % 3 != 0
-    gold = ["Normandy"] if answerable else []
-    right = rng.random() < 0.5
-    prediction = ("Normandy" if right else "France") if answerable or rng.random() < 0.5 else ""
-    p_na = rng.random()
-    record = {
-        "id": f"q{i}", "title": "Normans", "question": rng.choice(
-            ["Where did the Normans live?", "In what country is Normandy?", "Who were they?",
-             "Why did they raid?", "How many centuries?"]),
-        "context": CONTEXT, "answers": gold,
-        "answer_starts": [CONTEXT.find("Normandy")] if answerable else [],
-        "prediction": prediction,
-        "exact_match": int(prediction == "Normandy" if answerable else prediction == ""),
-        "f1": 0.0, "windows": 1 + i % 3,
-        "answer_start_char": CONTEXT.find(prediction) if prediction else -1,
-        "probability": rng.random(), "confidence": rng.random() if confidence else None,
-    }
-    record["f1"] = float(record["exact_match"])
-    if v2:
-        span_right = answerable and rng.random() < 0.6
-        record.update({"no_answer_probability": p_na,
-                       "best_span": "Normandy" if span_right else "France",
-                       "best_span_exact_match": int(span_right),
-                       "best_span_f1": float(span_right)})
-    return record
-
-
-def crafted_run(tmp_path, n=90, *, v2=True, confidence=True, results=True):
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    rng = random.Random(7)
-    records = [crafted_record(i, rng, v2=v2, confidence=confidence) for i in range(n)]
-    (run_dir / "eval_questions.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    if results:
-        f1 = 100 * sum(r["f1"] for r in records) / n
-        (run_dir / "results.json").write_text(json.dumps({
-            "exact_match": f1, "f1": f1, "eval_examples": n,
-            "calibration": {"ece_before": 0.2, "ece_after": 0.04}}))
-    return run_dir, records
 
 
 def assert_png(path):
@@ -124,40 +78,6 @@ def test_most_confident_wrong_answers_are_ranked_and_marked(tmp_path):
     assert positions == sorted(positions) and f"(`{wrong[10]['id']}`)" not in section
 
 
-def test_marked_context_marks_prediction_and_gold():
-    record = {"context": CONTEXT, "prediction": "France", "answer_start_char": CONTEXT.find(
-        "France"), "answers": ["Normandy"], "answer_starts": [CONTEXT.find("Normandy")]}
-    marked = marked_context(record, width=20)
-    assert "{{Normandy}}, a region in [[France]]" in marked
-    assert marked.startswith("...") and marked.endswith("...")
-    overlapping = {**record, "prediction": "Normandy, a region",
-                   "answer_start_char": CONTEXT.find("Normandy")}
-    assert "[[{{Normandy}}, a region]]" in marked_context(overlapping)
-
-
-def brute_force_f1(records, threshold):
-    """Direct per-question reading of the rule: abstain when P(no answer) > threshold."""
-    total = 0.0
-    for r in records:
-        if r["no_answer_probability"] > threshold:
-            total += 0.0 if r["answers"] else 1.0
-        else:
-            total += r["best_span_f1"]
-    return 100 * total / len(records)
-
-
-def test_threshold_curve_matches_a_direct_computation(tmp_path):
-    _, records = crafted_run(tmp_path)
-    records[3]["no_answer_probability"] = records[4]["no_answer_probability"]  # a tie
-    curve = abstention.threshold_curve(records)
-    assert len(curve.thresholds) == 90  # 0 and the 89 distinct probabilities
-    for t, f1 in zip(curve.thresholds, curve.f1):
-        assert f1 == pytest.approx(brute_force_f1(records, t))
-    best = max(brute_force_f1(records, r["no_answer_probability"]) for r in records)
-    assert curve.best()[1] == pytest.approx(max(best, brute_force_f1(records, 0.0)))
-    assert curve.f1[-1] == pytest.approx(100 * np.mean([r["best_span_f1"] for r in records]))
-
-
 def test_answerability_curve_matches_scikit_learn(tmp_path):
     metrics = pytest.importorskip("sklearn.metrics")
     _, records = crafted_run(tmp_path)
@@ -170,85 +90,6 @@ def test_answerability_curve_matches_scikit_learn(tmp_path):
     precision, recall, _ = metrics.precision_recall_curve(labels, scores)
     np.testing.assert_allclose(sorted(zip(recall[:-1], precision[:-1])),
                                sorted(zip(curve.recall, curve.precision)))
-
-
-@pytest.mark.parametrize("content,message", [
-    (None, "does not exist"),
-    ("", "holds no question"),
-    ('{"id": "q1", "question": "Who?"}\n', "line 1 lacks context"),
-    ("[1, 2]\n", "line 1 is not a JSON object"),
-])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, content, message):
-    run_dir = tmp_path / "run"
-    if content is not None:
-        run_dir.mkdir()
-        (run_dir / "eval_questions.jsonl").write_text(content)
-    assert report_cli.main([str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and err.startswith("qa-report: error:")
-
-
-def test_truncated_question_file_is_refused_with_its_line(tmp_path, capsys):
-    run_dir, _ = crafted_run(tmp_path)
-    path = run_dir / "eval_questions.jsonl"
-    path.write_bytes(path.read_bytes()[:-40])  # cut inside the last record
-    assert report_cli.main([str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert "line 90 is not JSON" in err and "cut short" in err and err.count("\n") == 1
-
-
-def test_missing_question_file_names_the_file(tmp_path, capsys):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "status.json").write_text('{"status": "finished"}')
-    assert report_cli.main([str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert "eval_questions.jsonl: missing" in err
-    # qa-evaluate writes eval_<stem>_questions.jsonl, so the hint says to pass that one
-    assert "--questions" in err and err.count("\n") == 1
-
-
-@pytest.mark.parametrize("field,value,message", [
-    ("f1", None, "f1 is null, expected a number in [0, 1]"),
-    ("exact_match", "yes", 'exact_match is "yes", expected a number in [0, 1]'),
-    ("question", 5, "question is 5, expected text"),
-    ("context", None, "context is null, expected text"),
-    ("answers", None, "answers is null, expected a list of texts"),
-    ("windows", 0, "windows is 0, expected an integer >= 1"),
-    ("answer_starts", [], "1 answers but 0 answer_starts"),
-    ("no_answer_probability", "high", 'no_answer_probability is "high", expected a number'),
-])
-def test_a_record_with_a_wrong_value_is_one_line_and_exit_2(tmp_path, capsys, field, value,
-                                                             message):
-    run_dir, records = crafted_run(tmp_path, n=30)
-    records[4] = {**records[4], "answers": ["Normandy"], "answer_starts": [0], field: value}
-    (run_dir / "eval_questions.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    assert report_cli.main([str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert f"eval_questions.jsonl: line 5: {message}" in err and err.count("\n") == 1, err
-
-
-@pytest.mark.parametrize("status,shown", [
-    ({"status": "running"}, "status.json: running"),
-    ({"status": "failed", "error": "CUDA out of\nmemory"},
-     "status.json: failed: CUDA out of memory"),
-    ({"status": "pruned"}, "status.json: pruned"),
-])
-def test_an_unfinished_run_is_refused_even_with_files_of_an_earlier_attempt(
-        tmp_path, capsys, status, shown):
-    run_dir, _ = crafted_run(tmp_path)  # records left by an earlier attempt
-    (run_dir / "status.json").write_text(json.dumps(status))
-    assert report_cli.main([str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert "the run has not finished" in err and shown in err and err.count("\n") == 1, err
-    assert not (run_dir / "report").exists()
-
-
-def test_a_directory_that_is_not_a_run_is_named_as_such(tmp_path, capsys):
-    (tmp_path / "photos").mkdir()
-    assert report_cli.main([str(tmp_path / "photos")]) == 2
-    err = capsys.readouterr().err
-    assert "photos: not a run directory (no status.json, no eval_questions.jsonl)" in err
 
 
 def test_non_finite_scores_are_not_shown_as_nan(tmp_path):

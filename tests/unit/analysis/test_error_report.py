@@ -16,11 +16,16 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from helpers import make_job, metrics
+from helpers import CONTEXT, make_job, metrics
 from markdown_render import RENDERERS, parse
 from qa_experiments.analysis import charts, slice_comparison
 from qa_experiments.analysis.comparison import collect_jobs
-from qa_experiments.analysis.error_report import TOP_WRONG, calibration_verdict, write_report
+from qa_experiments.analysis.error_report import (
+    TOP_WRONG,
+    calibration_verdict,
+    marked_context,
+    write_report,
+)
 from qa_experiments.analysis.slices import SMALL_BUCKET, SliceScore, score_all, score_slices
 from qa_experiments.compare import main as compare_main
 
@@ -30,8 +35,6 @@ EXAMPLE_REPORTS = sorted((ROOT / "docs" / "example-reports").glob("*/report.md")
 # come with the docs extra and change neither)
 MKDOCS_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc"]
 
-CONTEXT = ("The Normans were the people who in the 10th and 11th centuries gave their name to "
-           "Normandy, a region in France. They were descended from Norse raiders and pirates.")
 GOLD_START = CONTEXT.find("Normandy")
 QUESTIONS = ["Where did the Normans live?", "In what country is Normandy?", "Who were they?",
              "How many centuries?"]
@@ -376,3 +379,14 @@ def test_the_heatmap_shows_counts_all_questions_and_greys_small_buckets(tmp_path
     assert "| job | overrides | all questions | what | who | where | why | how |" in markdown_text
     assert re.search(r"\| #\d \w+ \| model=\w+ \| [\d.]+ \(121\) \|.* \| [\d.]+ \(1, few\) \|",
                      markdown_text)
+
+
+def test_marked_context_marks_prediction_and_gold():
+    record = {"context": CONTEXT, "prediction": "France", "answer_start_char": CONTEXT.find(
+        "France"), "answers": ["Normandy"], "answer_starts": [CONTEXT.find("Normandy")]}
+    marked = marked_context(record, width=20)
+    assert "{{Normandy}}, a region in [[France]]" in marked
+    assert marked.startswith("...") and marked.endswith("...")
+    overlapping = {**record, "prediction": "Normandy, a region",
+                   "answer_start_char": CONTEXT.find("Normandy")}
+    assert "[[{{Normandy}}, a region]]" in marked_context(overlapping)
