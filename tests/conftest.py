@@ -18,8 +18,11 @@ os.environ["QA_EXPERIMENTS_CACHE"] = tempfile.mkdtemp(prefix="qa-experiments-cac
 import pytest  # noqa: E402
 
 from helpers import FAST, compose_config  # noqa: E402
+from qa_experiments.config.paths import BUNDLED_DATA_DIR  # noqa: E402
+from qa_experiments.data.squad_files import read_squad_file  # noqa: E402
 from qa_experiments.hydra_runtime.resolvers import register_config  # noqa: E402
 from qa_experiments.lifecycle.job import train  # noqa: E402
+from scripts import build_v2_dev_split  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,3 +39,10 @@ def tiny_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny_run") / "run"
     train(compose_config(FAST + ["model=tiny_bert", "optimizer.lr=3e-3"], run_dir))
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def split_files():
+    """The bundled SQuAD v2 dev split's records: (train part, held-out part)."""
+    return (read_squad_file(BUNDLED_DATA_DIR / build_v2_dev_split.SPLIT_TRAIN),
+            read_squad_file(BUNDLED_DATA_DIR / build_v2_dev_split.SPLIT_EVAL))

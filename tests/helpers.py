@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from qa_experiments.config.paths import config_dir
+from qa_experiments.config.schema import DataConfig
 from qa_experiments.lifecycle.job import train
 
 # Overrides that shrink a run to seconds on a CPU.
@@ -360,3 +361,15 @@ def crafted_run(tmp_path, n=90, *, v2=True, confidence=True, results=True):
             "exact_match": f1, "f1": f1, "eval_examples": n,
             "calibration": {"ece_before": 0.2, "ece_after": 0.04}}))
     return run_dir, records
+
+
+def data_cfg(**overrides):
+    """A `data` config with the schema's defaults and `overrides`."""
+    return OmegaConf.merge(OmegaConf.structured(DataConfig(name="test")), overrides)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message, which must be one line."""
+    message = str(error)
+    assert "\n" not in message and message.strip(), repr(message)
+    return message

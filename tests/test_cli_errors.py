@@ -16,7 +16,6 @@ import sys
 import pytest
 
 from helpers import FAST
-from qa_experiments.cli.hydra_errors import run_reporting_errors
 
 
 def train_cli(*overrides, env=None):
@@ -123,14 +122,3 @@ def test_help_and_cfg_still_work():
     assert done.returncode == 0 and "name: tiny_bert" in done.stdout
 
 
-@pytest.mark.parametrize("error", [OSError("no path"), RuntimeError("a bug")])
-def test_failures_that_are_not_mistakes_keep_their_traceback(error, monkeypatch):
-    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
-
-    def hydra_main():
-        assert os.environ["HYDRA_FULL_ERROR"] == "1"  # Hydra raises instead of printing
-        raise error
-
-    with pytest.raises(type(error)):
-        run_reporting_errors("qa-train", hydra_main)
-    assert "HYDRA_FULL_ERROR" not in os.environ

@@ -13,18 +13,15 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import FloatDistribution
 from packaging.requirements import Requirement
 
 from helpers import FAST, compose_with_hydra, wandb_history, wandb_state
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.search.optuna_storage import open_storage
-from qa_experiments.search.search_space import parse_search_space
 from qa_experiments.search.study_report import (
     PLOTS,
-    markdown_table,
     plot_missing,
-    trial_rows,
     write_search_results,
 )
 
@@ -48,24 +45,6 @@ def search(cwd: Path, *overrides: str) -> Path:
 def trials_table(sweep: Path) -> list[dict[str, str]]:
     with (sweep / "trials.csv").open() as handle:
         return list(csv.DictReader(handle))
-
-
-def test_search_space_syntax_of_hydras_optuna_sweeper():
-    distributions, fixed = parse_search_space([
-        "model=choice(bert, roberta)", "optimizer.lr=tag(log, interval(1e-5, 1e-4))",
-        "optimizer.warmup=interval(0, 0.2)", "trainer.num_train_epochs=int(interval(1, 3))",
-        "hardware.train_batch_size=range(8, 33, 8)", "seed=shuffle(range(1, 3))",
-        "data.max_seq_length=128", "optimizer.warmup=interval(0.0, 0.1)",  # a later one wins
-    ])
-    assert sorted(distributions.pop("seed").choices) == [1, 2]  # shuffled: a categorical
-    assert distributions == {
-        "model": CategoricalDistribution(["bert", "roberta"]),
-        "optimizer.lr": FloatDistribution(1e-5, 1e-4, log=True),
-        "optimizer.warmup": FloatDistribution(0.0, 0.1),
-        "trainer.num_train_epochs": IntDistribution(1, 3),
-        "hardware.train_batch_size": IntDistribution(8, 32, step=8),
-    }
-    assert fixed == {"data.max_seq_length": "128"}
 
 
 @pytest.mark.slow
@@ -144,27 +123,6 @@ def test_a_job_finds_its_trial_by_number_in_a_storage_shared_by_studies(tmp_path
         assert opened.number == 1
         assert [t.intermediate_values for t in stored] == [{}, {7: 42.0}], spec
         assert all(t.intermediate_values == {} for t in other.trials)
-
-
-def test_trials_table_keeps_a_pruned_trials_slice_score_out_of_the_value_column():
-    # Optuna gives a pruned trial its last intermediate value as value: a slice F1, which
-    # must not rank against the full-set F1 of complete trials.
-    study = optuna.create_study(direction="maximize")
-    for value, scores in [(10.0, {20: 8.0, 40: 9.0}), (None, {20: 30.0}),
-                          (12.0, {20: 7.0, 40: 11.0})]:
-        trial = study.ask({"x": FloatDistribution(0, 1)})
-        for step, score in scores.items():
-            trial.report(score, step)
-        if value is None:
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        else:
-            study.tell(trial, value)
-    assert study.trials[1].value == 30.0  # what Optuna stores for the pruned trial
-    rows = trial_rows(study.trials)
-    assert [(r["value"], r["last_step"], r["last_intermediate"]) for r in rows] == [
-        (10.0, 40, 9.0), (None, 20, 30.0), (12.0, 40, 11.0)]
-    body = markdown_table(rows).splitlines()[2:]
-    assert [line.split(" | ")[0] for line in body] == ["| 2", "| 0", "| 1"]
 
 
 def test_plots_wait_for_what_they_show(tmp_path):

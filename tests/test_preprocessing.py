@@ -7,25 +7,20 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
+from helpers import data_cfg
 from qa_experiments.config.paths import bundled_data_path, minilm_path
-from qa_experiments.config.schema import DataConfig, ModelConfig
+from qa_experiments.config.schema import ModelConfig
 from qa_experiments.data.splits import SplitReport, check_records, read_squad_file
 from qa_experiments.data.windows import (
     NO_CONTEXT,
-    PARALLEL_MIN_EXAMPLES,
     prepare_eval_features,
     prepare_train_features,
-    tokenization_workers,
 )
 from qa_experiments.model.loading import load_tokenizer
 from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_path
 from qa_experiments.scoring.squad_metric import normalize_answer
 
 BUNDLED_TRAIN = ("train-v1.1-subset.json.gz", "train-v2.0-subset.json.gz")
-
-
-def data_cfg(**overrides):
-    return OmegaConf.merge(OmegaConf.structured(DataConfig(name="test")), overrides)
 
 
 def bundled_examples(name: str) -> datasets.Dataset:
@@ -132,16 +127,6 @@ def test_max_train_features_cuts_after_tokenization(tokenizers):
                                                max_train_features=70)
     )
     assert len(features) == 70
-
-
-def test_large_splits_tokenize_in_one_process_per_core(monkeypatch):
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
-    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES - 1) is None
-    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES) == 4
-    assert tokenization_workers(data_cfg(preprocessing_num_workers=3), 10) == 3
-    assert tokenization_workers(data_cfg(preprocessing_num_workers=1), 10**6) is None
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
-    assert tokenization_workers(data_cfg(), 10**6) is None
 
 
 def test_parallel_tokenization_gives_the_same_windows(tokenizers):

@@ -8,7 +8,6 @@ trial's own `open_trial`; the few real `qa-train` runs start no trial."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.utils import instantiate
 from optuna.trial import TrialState
 
-from helpers import FAST, compose_config, compose_with_hydra
+from helpers import FAST, compose_config, compose_with_hydra, one_line
 from hydra_plugins.qa_experiments_optuna.optuna_sweeper import OptunaSweeper, continued_seed
 from qa_experiments.errors import UserError
 from qa_experiments.lifecycle.job import train
@@ -40,13 +39,6 @@ from qa_experiments.training.trial_reporting import open_trial
 SPACE = ["x=interval(0.0, 1.0)", "m=choice(a, b, c, d)"]
 TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "hydra.sweeper.params=null",
                "hydra.sweeper.n_trials=1"]
-
-
-def one_line(error: BaseException) -> str:
-    """The error's message, which must be one line."""
-    message = str(error)
-    assert "\n" not in message and message.strip(), repr(message)
-    return message
 
 
 class Launcher:
@@ -145,35 +137,6 @@ def test_a_trial_job_fails_on_an_injected_pruner_without_building_it(tmp_path, m
     assert [t.intermediate_values for t in stored_trials(spec)] == [{}, {}]
 
 
-@pytest.mark.parametrize(("description", "problem"), [
-    ({"name": "median", "arguments": {}, "_target_": "os.system"}, "unknown key '_target_'"),
-    ({"_target_": "optuna.pruners.MedianPruner"}, "unknown key '_target_'"),
-    ({"name": "median", "arguments": {"_target_": "os.system"}}, "unknown argument '_target_'"),
-    ({"name": "eval", "arguments": {}}, "unknown pruner 'eval'"),
-    ({"name": ["median"]}, "unknown pruner ['median']"),
-    ("median", "expected {'name'"),
-    ({"name": "median", "arguments": []}, "not a mapping"),
-    ({"name": "median", "arguments": {"n_startup_trials": "5"}}, "is not an integer"),
-    ({"name": "median", "arguments": {"n_startup_trials": True}}, "is not an integer"),
-    ({"name": "median", "arguments": {"n_startup_trials": 5.0}}, "is not an integer"),
-    ({"name": "median", "arguments": {"interval_steps": 0}}, "in [1, 1000000000]"),
-    ({"name": "median", "arguments": {"n_warmup_steps": 10**12}}, "in [0, 1000000000]"),
-    ({"name": "percentile", "arguments": {"percentile": 150.0}}, "in [0, 100]"),
-    ({"name": "percentile", "arguments": {"percentile": math.nan}}, "a finite number"),
-    ({"name": "threshold", "arguments": {"lower": math.inf}}, "a finite number"),
-    ({"name": "threshold", "arguments": {"lower": None, "upper": None}}, "lower or upper"),
-    ({"name": "threshold", "arguments": {"lower": 2.0, "upper": 1.0}}, "lower should be"),
-    ({"name": "successive_halving", "arguments": {"min_resource": "all"}}, 'or "auto"'),
-    ({"name": "hyperband", "arguments": {"reduction_factor": 1}}, "in [2, 1000000000]"),
-])
-def test_a_pruner_description_is_checked_before_anything_is_built(description, problem):
-    with pytest.raises(StudyAttributeError) as refused:
-        pruner_from_description(description, "study 'qa'")
-    message = one_line(refused.value)
-    assert message.startswith("study 'qa': the pruner description is refused: "), message
-    assert problem in message
-
-
 @pytest.mark.parametrize("pruner", list(PRUNERS))
 def test_every_pruner_the_config_offers_travels_as_a_plain_description(pruner):
     bound = ["hydra.sweeper.pruner.lower=10"] if pruner == "threshold" else []
@@ -238,23 +201,6 @@ def test_bad_storage_is_refused_in_one_line_before_any_trial(tmp_path, name):
         search.sweep(SPACE)
     assert search.launcher.launched == []
     assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
-
-
-def test_a_journal_damaged_while_open_gets_no_more_records(tmp_path):
-    # Optuna skips a cut-off last line and would glue the next record to it.
-    journal = tmp_path / "optuna.journal"
-    storage = open_storage(f"journal:{journal}")
-    study = optuna.create_study(study_name="qa", storage=storage)
-    trial = study.ask()
-    with journal.open("ab") as handle:  # a writer that died mid-record
-        handle.write(b'{"op_code": 7, "worker_id": "w", "trial_id": 0, "st')
-    damaged = journal.read_bytes()
-    with pytest.raises(StorageError, match="its last line is cut off"):
-        trial.report(1.0, 1)
-    with pytest.raises(StorageError, match="its last line is cut off"):
-        study.tell(trial, 1.0)
-    assert journal.read_bytes() == damaged
-    assert not Path(f"{journal}.lock").exists()  # the lock was given back
 
 
 def test_the_real_command_reports_bad_storage_in_one_line(tmp_path):

@@ -5,10 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 from qa_experiments.config.paths import BUNDLED_DATA_DIR
-from qa_experiments.data.splits import limit_keeping_mix, load_split
+from qa_experiments.data.splits import load_split
 from qa_experiments.data.squad_files import read_squad_file
 from scripts import build_v2_dev_split as v2_dev_split
 
@@ -22,13 +20,6 @@ def questions(path):
 
 def unanswerable(records):
     return sum(not r["answers"] for r in records)
-
-
-@pytest.fixture(scope="module")
-def split_files():
-    train = questions(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_TRAIN)
-    held_out = questions(BUNDLED_DATA_DIR / v2_dev_split.SPLIT_EVAL)
-    return train, held_out
 
 
 def test_shipped_split_is_what_the_module_builds_from_the_official_files():
@@ -53,37 +44,6 @@ def test_split_has_the_stated_counts(split_files):
     dev_in_train = [r for r in train if r["id"] in {o["id"] for o in official}]
     # every official dev question is in exactly one part
     assert len(dev_in_train) + len(held_out) == len(official) == 11_873
-
-
-def test_split_is_disjoint_by_question_paragraph_and_article(split_files):
-    train, held_out = split_files
-    for key in ("id", "context", "title"):
-        assert not {r[key] for r in train} & {r[key] for r in held_out}, key
-
-
-def test_held_out_part_is_the_official_dev_records_unmodified(split_files):
-    _, held_out = split_files
-    official = {r["id"]: r for r in questions(BUNDLED_DATA_DIR / v2_dev_split.OFFICIAL_DEV)}
-    assert all(official[r["id"]] == r for r in held_out)
-
-
-def example(qid, answerable):
-    return {"id": qid, "answers": {"text": ["x"] if answerable else [], "answer_start": []}}
-
-
-def test_limit_keeps_the_answerable_unanswerable_mix_in_file_order():
-    # 8 answerable first, then 2 unanswerable: "first 5" would hold no unanswerable question
-    examples = [example(f"a{i}", True) for i in range(8)] + [example("u0", False),
-                                                             example("u1", False)]
-    kept = [e["id"] for e in limit_keeping_mix(examples, 5)]
-    assert kept == ["a0", "a1", "a2", "a3", "u0"]  # 20% unanswerable, as in the file
-
-
-def test_limit_is_first_n_when_all_questions_are_of_one_kind():
-    examples = [example(str(i), True) for i in range(10)]
-    assert limit_keeping_mix(examples, 4) == examples[:4]
-    assert limit_keeping_mix(examples, None) == examples
-    assert limit_keeping_mix(examples, 50) == examples
 
 
 def test_sample_v2_limits_keep_the_mix_of_the_bundled_files():

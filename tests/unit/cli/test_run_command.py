@@ -3,9 +3,11 @@ status for each kind of error."""
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
-from qa_experiments.cli.errors import run_command
+from qa_experiments.cli.errors import run_command, storage_problem
 from qa_experiments.errors import Failure, PassingError, UserError
 
 
@@ -43,3 +45,20 @@ def test_a_bad_argument_is_a_user_error_reported_like_the_rest(capsys):
     assert run_command("qa-x", lambda: parser.parse_args(["--n", "0"]) and 0) == 2
     err = capsys.readouterr().err
     assert err == "qa-x: error: argument --n: must be a positive count, got 0 (see qa-x --help)\n"
+
+
+def test_storage_problems_are_named_from_the_errno_or_the_disk(tmp_path):
+    def chained(inner: BaseException) -> RuntimeError:
+        try:
+            try:
+                raise inner
+            except OSError:
+                raise RuntimeError("unexpected pos 777600 vs 777492")  # noqa: B904 - as torch
+        except RuntimeError as error:
+            return error
+
+    full = storage_problem(chained(OSError(errno.ENOSPC, "No space left on device")), tmp_path)
+    assert full.startswith(f"no space left on the disk holding {tmp_path}")
+    read_only = storage_problem(OSError(errno.EROFS, "Read-only file system"), tmp_path)
+    assert read_only == f"{tmp_path} is on a read-only file system"
+    assert storage_problem(ValueError("a bug"), tmp_path) is None  # a disk with room

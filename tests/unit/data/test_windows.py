@@ -1,6 +1,7 @@
 """Training answers checked against the tokenizer's offsets (data/windows.py): a tokenizer
 whose offsets are one character off is refused; every family's own tokenizer maps answers in
-text with non-ASCII whitespace, accents, CJK and emoji back to their text."""
+text with non-ASCII whitespace, accents, CJK and emoji back to their text; large splits
+tokenize in one process per core."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ import pytest
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer
 
-from helpers import ShiftedOffsets
+from helpers import ShiftedOffsets, data_cfg
 from qa_experiments.config.schema import DataConfig
 from qa_experiments.data.squad_files import DataError
 from qa_experiments.data.windows import (
     ALIGNED,
+    PARALLEL_MIN_EXAMPLES,
     alignment_report,
     answer_verdict,
     check_alignment,
     prepare_eval_features,
     prepare_train_features,
+    tokenization_workers,
 )
 from qa_experiments.model.tiny_models import ARCHITECTURES, cached_tiny_model
 
@@ -98,3 +101,13 @@ def test_no_answer_can_start_with_a_space(architecture):
     for window, index in zip(features["offset_mapping"], features["example_index"]):
         context = pairs[index][0]
         assert all(not context[start:end][:1].isspace() for start, end in window), window
+
+
+def test_large_splits_tokenize_in_one_process_per_core(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES - 1) is None
+    assert tokenization_workers(data_cfg(), PARALLEL_MIN_EXAMPLES) == 4
+    assert tokenization_workers(data_cfg(preprocessing_num_workers=3), 10) == 3
+    assert tokenization_workers(data_cfg(preprocessing_num_workers=1), 10**6) is None
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert tokenization_workers(data_cfg(), 10**6) is None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa_experiments.runs import atomic
 from qa_experiments.runs import atomic as results
 
 
@@ -42,3 +43,7 @@ def test_every_json_file_written_is_strict_json(tmp_path):
 
     assert json.loads(path.read_text(), parse_constant=refuse) == {
         "f1": None, "runtime": 1.5, "nested": [None, {"x": None}]}
+
+
+def test_the_in_place_rewrite_refuses_a_missing_file(tmp_path):
+    assert atomic.rewrite_in_place(tmp_path / "status.json", {"status": "failed"}) is False
