@@ -1,79 +1,19 @@
-"""W&B run set-up: the inherited wandb-core service address, the run record (wandb_run.json) a
-resumed attempt reads back, and where a resumed offline run continues (real offline runs, no
-training)."""
+"""Where a resumed W&B offline run continues (real offline runs, no training; the rest of the
+run set-up is in tests/unit/tracking/test_wandb_run.py)."""
 
 from __future__ import annotations
 
 import logging
 import shutil
-import socket
 
-import pytest
 import wandb
 from omegaconf import OmegaConf
 
 from qa_experiments.tracking.wandb_history import last_written_step
-from qa_experiments.tracking.wandb_run import earlier_run, forget_unreachable_service, start_run
+from qa_experiments.tracking.wandb_run import start_run
 
 LOGGER = {"name": "wandb", "mode": "offline", "project": "test", "entity": None, "group": None,
           "tags": []}
-
-
-@pytest.fixture
-def listening_socket(tmp_path):
-    """A unix socket path that accepts connections, as a live wandb-core service's does."""
-    path = tmp_path / "service.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
-        server.bind(str(path))
-        server.listen()
-        yield path
-
-
-def test_service_that_answers_is_kept(listening_socket):
-    environ = {"WANDB_SERVICE": f"3-123-unix-{listening_socket}"}
-    forget_unreachable_service(environ)
-    assert environ == {"WANDB_SERVICE": f"3-123-unix-{listening_socket}"}
-
-
-@pytest.mark.parametrize("token", ["3-123-unix-{tmp}/gone.sock", "3-123-tcp-localhost-{port}"])
-def test_service_that_does_not_answer_is_forgotten(tmp_path, token):
-    with socket.socket() as unused:  # a port with nothing listening on it once closed
-        unused.bind(("localhost", 0))
-        port = unused.getsockname()[1]
-    environ = {"WANDB_SERVICE": token.format(tmp=tmp_path, port=port), "OTHER": "1"}
-    forget_unreachable_service(environ)
-    assert environ == {"OTHER": "1"}
-
-
-@pytest.mark.parametrize("environ", [{}, {"WANDB_SERVICE": ""}, {"WANDB_SERVICE": "not-a-token"}])
-def test_absent_or_unparsable_token_is_left_to_wandb(environ):
-    before = dict(environ)
-    forget_unreachable_service(environ)
-    assert environ == before
-
-
-@pytest.mark.parametrize("content", [
-    None,  # no file: the first attempt
-    "",  # truncated
-    "[1, 2]",
-    '{"id": "../../x", "last_step": 3}',
-    '{"id": "' + "a" * 129 + '", "last_step": 3}',
-    '{"id": "abc", "last_step": true}',
-    '{"id": "abc", "last_step": -1}',
-    '{"id": "abc", "last_step": 2.5}',
-    '{"id": null, "last_step": 3}',
-])
-def test_a_w_and_b_run_record_that_is_not_ours_starts_a_new_run(tmp_path, content):
-    record = tmp_path / "wandb_run.json"
-    if content is not None:
-        record.write_text(content)
-    assert earlier_run(record) is None
-
-
-def test_the_w_and_b_run_record_names_the_run_and_its_last_step(tmp_path):
-    record = tmp_path / "wandb_run.json"
-    record.write_text('{"id": "z3anex10", "last_step": 40}')
-    assert earlier_run(record) == ("z3anex10", 40)
 
 
 def offline_attempt(run_dir, steps, resume=False):

@@ -1,13 +1,22 @@
-"""How long a W&B start may wait before the job ends with one line (wandb.init faked)."""
+"""W&B run set-up without a real run: how long a start may wait before the job ends with one
+line (wandb.init faked), the inherited wandb-core service address and the run record
+(wandb_run.json) a resumed attempt reads back."""
 
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 
 import pytest
 import wandb
 
-from qa_experiments.tracking.wandb_run import INIT_TIMEOUT_S, TrackingError, start_run
+from qa_experiments.tracking.wandb_run import (
+    INIT_TIMEOUT_S,
+    TrackingError,
+    earlier_run,
+    forget_unreachable_service,
+    start_run,
+)
 
 
 @pytest.mark.parametrize("environ, waits",
@@ -30,3 +39,60 @@ def test_a_w_and_b_start_that_times_out_ends_the_job_after_the_set_wait(
     with pytest.raises(TrackingError, match=f"timed out after {waits:.0f} s; WANDB_INIT_TIMEOUT"):
         start_run(logger, config={}, run_dir=tmp_path, name="job", group=None, tags=[])
     assert given == [waits] and waits < 90
+
+
+@pytest.fixture
+def listening_socket(tmp_path):
+    """A unix socket path that accepts connections, as a live wandb-core service's does."""
+    path = tmp_path / "service.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen()
+        yield path
+
+
+def test_service_that_answers_is_kept(listening_socket):
+    environ = {"WANDB_SERVICE": f"3-123-unix-{listening_socket}"}
+    forget_unreachable_service(environ)
+    assert environ == {"WANDB_SERVICE": f"3-123-unix-{listening_socket}"}
+
+
+@pytest.mark.parametrize("token", ["3-123-unix-{tmp}/gone.sock", "3-123-tcp-localhost-{port}"])
+def test_service_that_does_not_answer_is_forgotten(tmp_path, token):
+    with socket.socket() as unused:  # a port with nothing listening on it once closed
+        unused.bind(("localhost", 0))
+        port = unused.getsockname()[1]
+    environ = {"WANDB_SERVICE": token.format(tmp=tmp_path, port=port), "OTHER": "1"}
+    forget_unreachable_service(environ)
+    assert environ == {"OTHER": "1"}
+
+
+@pytest.mark.parametrize("environ", [{}, {"WANDB_SERVICE": ""}, {"WANDB_SERVICE": "not-a-token"}])
+def test_absent_or_unparsable_token_is_left_to_wandb(environ):
+    before = dict(environ)
+    forget_unreachable_service(environ)
+    assert environ == before
+
+
+@pytest.mark.parametrize("content", [
+    None,  # no file: the first attempt
+    "",  # truncated
+    "[1, 2]",
+    '{"id": "../../x", "last_step": 3}',
+    '{"id": "' + "a" * 129 + '", "last_step": 3}',
+    '{"id": "abc", "last_step": true}',
+    '{"id": "abc", "last_step": -1}',
+    '{"id": "abc", "last_step": 2.5}',
+    '{"id": null, "last_step": 3}',
+])
+def test_a_w_and_b_run_record_that_is_not_ours_starts_a_new_run(tmp_path, content):
+    record = tmp_path / "wandb_run.json"
+    if content is not None:
+        record.write_text(content)
+    assert earlier_run(record) is None
+
+
+def test_the_w_and_b_run_record_names_the_run_and_its_last_step(tmp_path):
+    record = tmp_path / "wandb_run.json"
+    record.write_text('{"id": "z3anex10", "last_step": 40}')
+    assert earlier_run(record) == ("z3anex10", 40)
