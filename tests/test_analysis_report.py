@@ -135,7 +135,7 @@ def test_a_failing_report_is_a_warning_not_a_failed_run(tmp_path, caplog, monkey
 
 def test_wandb_run_gets_slice_scores_charts_and_predictions_table(tmp_path):
     _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert", "logger=wandb",
-                                               "logger.mode=offline"])
+                                               "logger.wandb.mode=offline"])
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
     inspected = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(wandb_run)],

@@ -13,7 +13,7 @@ from official_v2_reference import official_figures
 from qa_experiments import evaluate, predict
 from qa_experiments.data.splits import read_squad_file
 from qa_experiments.runs.summary import run_summary, tuning_lines
-from qa_experiments.tracking.wandb_run import summary_metrics
+from qa_experiments.tracking.tracker import summary_metrics
 from qa_experiments.train import train
 
 QUESTION = "Who wrote the book?"

@@ -107,7 +107,7 @@ def test_local_data_without_files_says_what_to_pass():
 @pytest.mark.parametrize(
     "override,message",
     [
-        ("logger.mode=sometimes", "logger.mode"),
+        ("logger.wandb.mode=sometimes", "logger.wandb.mode"),
         ("hardware.precision=fp8", "hardware.precision"),
         ("data.doc_stride=400", "doc_stride"),
         ("data.max_eval_samples=0", "max_eval_samples"),
@@ -187,7 +187,8 @@ def test_user_presets_join_through_the_search_path(tmp_path):
 def test_presets_override_the_primary_config():
     cfg = compose_config(["experiment=quickstart"])
     assert cfg.trainer.num_train_epochs == 1 and cfg.optimizer.lr == 2e-4
-    assert cfg.data.max_train_samples == 1000 and cfg.logger.name == "none"
+    assert cfg.data.max_train_samples == 1000
+    assert all(tracker is None for tracker in cfg.logger.values())  # logger=none
     cfg = compose_config(["experiment=notebook"])
     assert (cfg.model.name, cfg.hardware.train_batch_size, cfg.trainer.num_train_epochs) == (
         "bert", 8, 3)

@@ -24,7 +24,7 @@ def test_torchrun_two_cpu_processes_share_one_run_dir(tmp_path):
     done = subprocess.run(  # `python -m torch.distributed.run` is torchrun, found without PATH
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
          "-m", "qa_experiments.train", *FAST, "model=tiny_bert", "logger=wandb",
-         "logger.mode=offline"],
+         "logger.wandb.mode=offline"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )

@@ -139,7 +139,7 @@ def test_wandb_that_cannot_start_fails_in_one_line_and_is_recorded(tmp_path):
                         "WANDB_BASE_URL": "http://127.0.0.1:9"}, "W&B could not start"),
     }
     for name, (env, message) in cases.items():
-        done = train_cli(run_dir, "logger=wandb", "logger.mode=online", env=env)
+        done = train_cli(run_dir, "logger=wandb", "logger.wandb.mode=online", env=env)
         assert done.returncode == 2, name
         (line,) = error_lines(done)
         assert message in line and "logger=none" in line, (name, line)

@@ -174,7 +174,7 @@ def test_sweep_extra_installs_beside_the_newest_optuna_and_sqlalchemy(tmp_path):
 def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     sweep = search(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=threshold",
                    "hydra.sweeper.pruner.upper=-1", "trainer.max_steps=3", "optimizer.lr=1e-3",
-                   "logger=wandb", "logger.mode=offline")
+                   "logger=wandb", "logger.wandb.mode=offline")
     state = wandb_state(sweep / "0")
     assert "pruned" in state["tags"] and state["exit_code"] == 0
     assert state["summary"]["pruned"] is True and state["summary"]["pruned_at_step"] == 1

@@ -214,7 +214,7 @@ def test_sweep_runs_its_jobs_on_the_ray_cluster(cluster, tmp_path, capsys):
     launch.mkdir()
     # A negative learning rate is refused inside its Ray job: job 1 fails, jobs 0 and 2 finish.
     jobs = ["model=tiny_bert", "optimizer.lr=1e-4,-1.0,5e-4", "logger=wandb",
-            "logger.mode=offline"]
+            "logger.wandb.mode=offline"]
     done = sweep_on(cluster, launch, *jobs)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]

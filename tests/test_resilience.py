@@ -14,7 +14,7 @@ from helpers import assert_one_wandb_run_across_attempts, kill_and_resume, start
 
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result_in_the_same_wandb_run(tmp_path):
-    kill_and_resume(tmp_path, "logger=wandb", "logger.mode=offline")
+    kill_and_resume(tmp_path, "logger=wandb", "logger.wandb.mode=offline")
     killed = tmp_path / "killed"
     # SIGKILL: W&B keeps only what it had written of the killed attempt (it writes its log
     # every few seconds); the resumed attempt logs the checkpoint's rows after those again, and

@@ -64,7 +64,8 @@ def status(job_dir: Path) -> str:
 def test_sweep_runs_each_job_on_the_cluster_and_reuses_finished_ones(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     # A negative learning rate is refused inside its SLURM job: job 1 fails, job 0 finishes.
-    jobs = ["model=tiny_bert", "optimizer.lr=1e-4,-1.0", "logger=wandb", "logger.mode=offline"]
+    jobs = ["model=tiny_bert", "optimizer.lr=1e-4,-1.0", "logger=wandb",
+            "logger.wandb.mode=offline"]
     done = multirun(sweep, *jobs)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [status(sweep / str(i)) for i in range(2)] == ["finished", "failed"]
@@ -89,7 +90,7 @@ def test_sweep_runs_each_job_on_the_cluster_and_reuses_finished_ones(tmp_path, c
 def test_two_tasks_train_as_two_ddp_ranks_in_one_run_dir(tmp_path):
     sweep = tmp_path / "sweep"
     done = multirun(sweep, "model=tiny_bert", "hydra.launcher.tasks_per_node=2",
-                    "logger=wandb", "logger.mode=offline")
+                    "logger=wandb", "logger.wandb.mode=offline")
     assert done.returncode == 0, done.stderr[-3000:]
     assert [p.name for p in sweep.iterdir() if p.is_dir() and p.name[0] != "."] == ["0"]
     assert status(sweep / "0") == "finished"
@@ -103,7 +104,7 @@ def test_signalled_job_is_requeued_and_resumes_to_the_uninterrupted_result(tmp_p
     reference = run_locally(tmp_path / "uninterrupted", *SHORTER)
     sweep = tmp_path / "sweep"
     launcher = subprocess.Popen(command(sweep, *RESUMABLE, *SHORTER, "logger=wandb",
-                                        "logger.mode=offline"),
+                                        "logger.wandb.mode=offline"),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     request.addfinalizer(launcher.kill)
     wait_for(lambda: list((sweep / "0" / "checkpoints").glob("checkpoint-*")), launcher)

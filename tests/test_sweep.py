@@ -28,7 +28,7 @@ def multirun(sweep_dir, *overrides):
 def test_sweep_over_backbones_and_learning_rates(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     done = multirun(sweep, f"model={','.join(BACKBONES)}", "optimizer.lr=1e-4,5e-4",
-                    "logger=wandb", "logger.mode=offline")
+                    "logger=wandb", "logger.wandb.mode=offline")
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
     assert [p.name for p in jobs] == [str(i) for i in range(6)]

@@ -101,7 +101,7 @@ def test_squad_v2_sample_reports_has_and_no_answer(tmp_path):
 def test_wandb_offline_run_holds_config_and_scores(tmp_path, caplog):
     with caplog.at_level("INFO", logger="qa_experiments.tracking.wandb_run"):
         _, run_dir = run_train(tmp_path, "wandb", ["model=tiny_bert",
-                                                   "logger=wandb", "logger.mode=offline"])
+                                                   "logger=wandb", "logger.wandb.mode=offline"])
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
     assert f"wandb sync {wandb_run}" in caplog.text  # the directory that syncs, not its files/
     assert f"wandb sync {wandb_run}/files" not in caplog.text

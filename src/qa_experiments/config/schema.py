@@ -110,15 +110,38 @@ class HardwareConfig:
 
 
 @dataclass
-class LoggerConfig:
-    """Experiment tracking."""
+class WandbConfig:
+    """Weights & Biases (`logger=wandb`)."""
 
-    name: str = MISSING  # wandb or none: set by the logger group
     project: str = "qa-experiments"
     entity: str | None = None
     mode: str = "auto"  # auto (online with credentials, else offline), online, offline, disabled
-    group: str | None = None
+    group: str | None = None  # default: the sweep directory
     tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MlflowConfig:
+    """MLflow (`logger=mlflow`); unset keys fall back to MLFLOW_TRACKING_URI and
+    MLFLOW_EXPERIMENT_NAME, then to MLflow's default store and `qa-experiments`."""
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+
+
+@dataclass
+class TensorBoardConfig:
+    """TensorBoard (`logger=tensorboard`): event files in RUN_DIR/tensorboard/."""
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking: each tracker chosen (`logger=wandb`, `logger=[wandb,mlflow]`) has
+    its node set; `logger=none` sets none."""
+
+    wandb: WandbConfig | None = None
+    mlflow: MlflowConfig | None = None
+    tensorboard: TensorBoardConfig | None = None
 
 
 @dataclass
@@ -187,8 +210,7 @@ CHOICES = {
     "data.invalid_records": ("skip", "fail"),
     "hardware.device": ("auto", "cpu", "cuda"),
     "hardware.precision": ("auto", "bf16", "fp16", "fp32"),
-    "logger.name": ("wandb", "none"),
-    "logger.mode": ("auto", "online", "offline", "disabled"),
+    "logger.wandb.mode": ("auto", "online", "offline", "disabled"),
 }
 
 
@@ -283,7 +305,7 @@ TRAINER_OWNED = {
     "output_dir": _RUN_DIR,  # checkpoints belong inside the run directory
     "logging_dir": _RUN_DIR,
     "seed": "is set by seed; remove it and use seed=N",
-    "report_to": "is set by logger; remove it and use logger=wandb|none",
+    "report_to": "is set by logger; remove it and use logger=wandb|mlflow|tensorboard|none",
 }
 OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
                    "data.preprocessing_num_workers", "data.length_bucket_width")
@@ -314,6 +336,8 @@ def validate_config(cfg: DictConfig) -> None:
         )
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(cfg, key)
+        if OmegaConf.select(cfg, key.rpartition(".")[0]) is None:
+            continue  # a tracker not chosen
         if value not in allowed:
             raise ConfigError(f"{key}={value!r} is not one of {', '.join(allowed)}.")
     _reject_added_keys(cfg)

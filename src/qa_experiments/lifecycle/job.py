@@ -1,9 +1,10 @@
 """The life of one training job, from claiming its run directory to its final status.
 
 `train(cfg)` is what `qa-train` runs for each job: check the config, claim the run directory
-(reusing a finished run of the same job), check the inputs before a W&B run starts, train and
-evaluate (`training.experiment`), then record `finished`, `failed` or `pruned` in status.json
-and in the W&B run whatever happens. Only the writing process (`runs.layout.is_writer`) writes.
+(reusing a finished run of the same job), check the inputs before a tracker run starts, train
+and evaluate (`training.experiment`), then record `finished`, `failed` or `pruned` in
+status.json and in the tracker runs (`logger=`) whatever happens. Only the writing process
+(`runs.layout.is_writer`) writes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from qa_experiments.runs import claim, layout
 from qa_experiments.runs.summary import run_summary
 from qa_experiments.scoring.metric_names import F1_METRIC
 from qa_experiments.search.trial_protocol import TrialPruned
-from qa_experiments.tracking import wandb_run
+from qa_experiments.tracking.start import start_trackers
+from qa_experiments.tracking.tracker import FINISHED, Trackers, ending, summary_metrics
 
 log = logging.getLogger("qa_experiments.train")
 
@@ -111,7 +113,7 @@ def check_same_data(previous: dict, cfg: DictConfig, run_dir: Path) -> None:
 
 def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> dict:
     """Train and evaluate in the claimed `run_dir`, recording the job's state in status.json
-    (and a W&B run) whatever happens."""
+    (and the tracker runs) whatever happens."""
     chief = layout.is_writer()
     if chief:
         try:
@@ -124,14 +126,14 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
         except BaseException as error:  # never the earlier attempt's `running` left standing
             layout.write_status(run_dir, layout.FAILED, overrides, error)
             raise
-    run = None
+    trackers = Trackers([])
     try:
-        check_inputs(cfg)  # before a W&B run starts
+        check_inputs(cfg)  # before a tracker's run starts
         # Imported here, after the checks: torch and transformers take seconds to import.
         from qa_experiments.training.experiment import run_experiment
 
         if chief:
-            run = wandb_run.start_run(
+            trackers = start_trackers(
                 cfg.logger,
                 config=experiment_config(cfg),
                 run_dir=run_dir,
@@ -140,49 +142,53 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
                 tags=[cfg.model.name, cfg.data.name],
                 resume=cfg.resume,
             )
-        results = run_experiment(cfg, run_dir, run)
+        results = run_experiment(cfg, run_dir, trackers)
         if chief:
-            write_error_report(run_dir, run)
+            write_error_report(run_dir, trackers)
     except TrialPruned as pruned:
         if chief:
             layout.write_status(run_dir, layout.PRUNED, overrides)
-        wandb_run.finish_run(run, pruned_summary(pruned), exit_code=0, tags=(layout.PRUNED,),
-                            unset=(F1_METRIC,))  # a pruned job has no full-set F1
+        trackers.finish(FINISHED, pruned_summary(pruned), tags=(layout.PRUNED,),
+                        unset=(F1_METRIC,))  # a pruned job has no full-set F1
         raise
     except BaseException as error:
         if chief:
             layout.write_status(run_dir, layout.FAILED, overrides, error)
-        wandb_run.close_failed_run(run)
+        trackers.finish(ending(error))
         raise
     if chief:
         layout.write_status(run_dir, layout.FINISHED, overrides)
         claim.remove_checkpoints(run_dir)
-    final = wandb_run.summary_metrics(results)
-    wandb_run.log_final(run, final, results["train_steps"])
-    wandb_run.finish_run(run, final, exit_code=0)
+    final = summary_metrics(results)
+    # In the last history row, over that step's intermediate eval/f1 on the pruning slice, so
+    # that the metric's history (what W&B's Hyperband reads) ends on the full-set score.
+    trackers.log(final, results["train_steps"])
+    trackers.finish(FINISHED, final)
     return results
 
 
 def experiment_config(cfg: DictConfig) -> dict:
-    """The config a W&B run records: the experiment's, without `resume`, which describes an
-    attempt (a resumed attempt continues the W&B run with its config unchanged)."""
+    """The config a tracker's run records: the experiment's, without `resume`, which describes
+    an attempt (a resumed attempt continues the run with its config unchanged)."""
     config = OmegaConf.to_container(cfg, resolve=True)
     del config["resume"]
     return config
 
 
-def write_error_report(run_dir: Path, run) -> None:
-    """The run's error-analysis report (report/), also sent to its W&B run; a report that
+def write_error_report(run_dir: Path, trackers: Trackers) -> None:
+    """The run's error-analysis report (report/), also sent to its tracker runs; a report that
     fails is a warning, never a failed run."""
     try:
-        wandb_run.log_report(run, *tracker_view(write_report(run_dir)))
+        report = write_report(run_dir)
+        if trackers:
+            trackers.log_report(*tracker_view(report))
     except Exception as error:
         log.warning("Error-analysis report not written: %s: %s (try: qa-report %s)",
                     type(error).__name__, error, run_dir)
 
 
 def pruned_summary(pruned: TrialPruned) -> dict:
-    """The W&B summary of a pruned trial: its state and last intermediate score."""
+    """The tracker summary of a pruned trial: its state and last intermediate score."""
     last = pruned.scores[-1]
     return {layout.PRUNED: True, "pruned_at_step": last["step"],
             "eval/f1_pruning_slice": last["f1"]}
@@ -202,7 +208,7 @@ def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:
 
 def check_inputs(cfg: DictConfig) -> None:
     """Refuse unreadable data files, an unreachable Hub dataset and windows longer than the model
-    takes, before a W&B run starts and before any data or weights are loaded (the model's
+    takes, before a tracker run starts and before any data or weights are loaded (the model's
     config only)."""
     # Imported here, like run_experiment: transformers takes seconds to import.
     from qa_experiments.model.loading import check_max_seq_length, check_window_room
@@ -217,7 +223,8 @@ def check_inputs(cfg: DictConfig) -> None:
 
 
 def sweep_group(hydra_cfg) -> str | None:
-    """The W&B group of a multirun job: its sweep directory, so a sweep's runs sit together."""
+    """The tracker group of a multirun job (W&B's group, MLflow's parent run): its sweep
+    directory, so a sweep's runs sit together."""
     if hydra_cfg.mode != RunMode.MULTIRUN:
         return None
     return Path(hydra_cfg.sweep.dir).as_posix().removeprefix("multirun/")

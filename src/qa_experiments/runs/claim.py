@@ -27,7 +27,7 @@ from qa_experiments.runs.atomic import write_text
 log = logging.getLogger(__name__)
 
 # Settings that do not change what a job computes: a resume or a re-run may change them.
-NOT_IDENTITY = ("resume", "logger.mode")
+NOT_IDENTITY = ("resume", "logger.wandb.mode")
 
 
 class RunDirError(ConfigError):

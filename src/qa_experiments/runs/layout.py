@@ -19,6 +19,8 @@ In the order a job writes them:
 - `wandb/`: the W&B run files (`logger=wandb`), one `offline-run-*` per attempt offline
 - `wandb_run.json`: the job's W&B run id and last logged step, which a resumed attempt
   continues (one W&B run per job across restarts)
+- `mlflow_run.json`: the same for the job's MLflow run (`logger=mlflow`)
+- `tensorboard/`: the job's TensorBoard event files (`logger=tensorboard`), one per attempt
 
 What a finished run keeps: everything above except `checkpoints/`. A finished run is never
 resumed (the same command reuses its results, another one is refused), so its checkpoints,
@@ -51,6 +53,7 @@ MODEL_DIR = "model"
 # In MODEL_DIR: the window and decoding settings the model was trained with, so that the
 # directory alone (copied, or pushed to the Hub) answers as the run did.
 MODEL_SETTINGS = "qa_settings.json"
+MODEL_CARD = "README.md"  # in MODEL_DIR: the model card (runs.model_card)
 DECODING_SETTINGS = ("version_2_with_negative", "max_seq_length", "doc_stride",
                      "max_question_length", "pad_to_max_length", "n_best_size",
                      "max_answer_length", "null_score_diff_threshold")
@@ -64,14 +67,18 @@ HYDRA_DIR = ".hydra"
 OVERRIDES = "overrides.yaml"  # in HYDRA_DIR
 WANDB_DIR = "wandb"
 WANDB_RUN = "wandb_run.json"  # the job's W&B run id and last logged step (tracking.wandb_run)
+MLFLOW_RUN = "mlflow_run.json"  # the same for its MLflow run (tracking.mlflow_run)
+TENSORBOARD_DIR = "tensorboard"  # its TensorBoard event files (tracking.tensorboard_run)
 
 RUNNING, FINISHED, FAILED, PRUNED = "running", "finished", "failed", "pruned"
 
 # The files of a training run (beside its status.json): no other command may replace them.
 RUN_FILES = frozenset({STATUS, CONFIG, RESULTS, PREDICTIONS, NBEST_PREDICTIONS,
-                       NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG, WANDB_RUN})
+                       NO_ANSWER_PROBABILITIES, QUESTIONS, INTERMEDIATE, LOG, WANDB_RUN,
+                       MLFLOW_RUN})
 # Every name a run owns at its top level: nothing else may write there or below.
-RUN_NAMES = RUN_FILES | {MODEL_DIR, REPORT_DIR, CHECKPOINTS_DIR, HYDRA_DIR, WANDB_DIR}
+RUN_NAMES = RUN_FILES | {MODEL_DIR, REPORT_DIR, CHECKPOINTS_DIR, HYDRA_DIR, WANDB_DIR,
+                         TENSORBOARD_DIR}
 # What an attempt writes once it has trained or evaluated; status.json says if they are complete.
 ATTEMPT_OUTPUTS = (RESULTS, PREDICTIONS, NBEST_PREDICTIONS, NO_ANSWER_PROBABILITIES, QUESTIONS,
                    INTERMEDIATE, MODEL_DIR, REPORT_DIR)

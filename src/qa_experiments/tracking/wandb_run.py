@@ -26,19 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.errors import UserError
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
+from qa_experiments.tracking.tracker import FINISHED, TrackingError
 from qa_experiments.tracking.wandb_history import last_written_step
 
 log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
 INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
-
-
-class TrackingError(UserError, RuntimeError):
-    """The W&B run could not be started; the message says how to run without it."""
 
 
 def wandb_mode(requested: str) -> str:
@@ -74,6 +70,7 @@ class JobRun:
     """The job's W&B run (`run`) and where its history stands: `floor` is the last optimizer
     step the run held when this attempt started; rows up to it are in the run already."""
 
+    name = "W&B"  # not a field: how warnings name the tracker
     run: Any
     state_file: Path
     floor: int = 0
@@ -94,6 +91,43 @@ class JobRun:
             self.run.log({}, commit=True)
             self.pending = False
 
+    def trainer_callbacks(self) -> list:
+        """Transformers' W&B set-up: the Trainer's and model's config, the x-axis, watching."""
+        from qa_experiments.tracking.wandb_callback import WandbSetup
+
+        return [WandbSetup()]
+
+    def log_report(self, summary: dict[str, Any], charts: dict[str, Path],
+                   table: tuple[list[str], list[list[Any]]]) -> None:
+        """The report's flat slice scores into the summary, its charts as images and its
+        predictions table to filter errors by, in the last step's row (the report describes
+        the trained model)."""
+        import wandb
+
+        self.run.summary.update(summary)
+        columns, rows = table
+        self.log({
+            **{f"report/{name}": wandb.Image(str(path)) for name, path in charts.items()},
+            "report/predictions": wandb.Table(columns=columns, data=rows),
+        }, self.step)
+
+    def attach(self, files: dict[str, Path]) -> None:
+        """Nothing: the report goes as media (`log_report`), the config as the run's config."""
+
+    def finish(self, status: str, summary: dict[str, Any] | None,
+               tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
+        """Record the final metrics (and extra `tags`), remove the summary keys `unset`, and
+        close the run with exit code 0 when it finished, 1 otherwise."""
+        self.flush()
+        if tags:
+            self.run.tags = tuple(sorted({*self.run.tags, *tags}))
+        if summary:
+            self.run.summary.update(summary)
+        for key in unset:
+            if key in self.run.summary.keys():
+                del self.run.summary[key]
+        self.run.finish(exit_code=0 if status == FINISHED else 1)
+
 
 def earlier_run(state_file: Path) -> tuple[str, int] | None:
     """(W&B run id, last step logged) of the job's earlier attempt, from `state_file`; None
@@ -113,14 +147,12 @@ def earlier_run(state_file: Path) -> tuple[str, int] | None:
 def start_run(
     logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str, group: str | None,
     tags: list[str], resume: bool = False,
-) -> JobRun | None:
-    """Start the job's W&B run before the Trainer (which then logs into it); None if disabled.
-    With `resume`, continue the run an earlier attempt of the job started, if any.
+) -> JobRun:
+    """Start the job's W&B run (`logger_cfg` is logger.wandb) before the Trainer, which then
+    logs into it. With `resume`, continue the run an earlier attempt of the job started, if any.
 
-    `group` (the sweep) applies unless logger.group is set.
+    `group` (the sweep) applies unless logger.wandb.group is set.
     """
-    if logger_cfg.name != "wandb":
-        return None
     import wandb
 
     mode = wandb_mode(logger_cfg.mode)
@@ -227,87 +259,10 @@ def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
         reason += f" after {timeout:.0f} s; WANDB_INIT_TIMEOUT=SECONDS waits longer"
     return TrackingError(
         f"W&B could not start its run in {mode} mode ({reason[:400]}); run with "
-        "logger.mode=offline (sync later) or logger=none, or fix the W&B login/network."
+        "logger.wandb.mode=offline (sync later) or logger=none, or fix the W&B login/network."
     )
 
 
 def sync_dir(run) -> str:
     """The run's `offline-run-*` directory: what `wandb sync` takes (run.dir is its files/)."""
     return str(getattr(run.settings, "sync_dir", None) or Path(run.dir).parent)
-
-
-def summary_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """Final scores and throughput under stable keys (eval/f1, train/samples_per_second, ...),
-    so the W&B runs table and charts compare jobs directly."""
-    keys = {k: f"eval/{k}" for k in results if k.endswith(("exact_match", "f1", "_total"))}
-    keys.update({
-        "train_samples_per_second": "train/samples_per_second",
-        "train_tokens_per_second": "train/tokens_per_second",
-        "peak_memory_mb": "system/peak_memory_mb",
-        "train_runtime": "train/runtime_seconds",
-        "train_loss": "train/final_loss",
-        "eval_runtime": "eval/runtime_seconds",
-        "preprocess_seconds": "data/preprocess_seconds",
-        "train_features": "data/train_features",
-        "eval_examples": "data/eval_examples",
-    })
-    keys.update({k: f"eval/{k}" for k in ("best_exact", "best_exact_thresh", "best_f1_thresh")})
-    summary = {name: results[key] for key, name in keys.items() if key in results}
-    for section in ("calibration", "no_answer_threshold"):  # their numbers (see scoring.tuning)
-        for key, value in (results.get(section) or {}).items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                summary[f"eval/{section}/{key}"] = value
-    return summary
-
-
-def log_final(job_run: JobRun | None, metrics: dict[str, float], step: int) -> None:
-    """Log the final metrics in the run's last history row (the last optimizer step `step`),
-    over that step's intermediate `eval/f1` on the pruning slice, so that the metric's history (what
-    W&B's Hyperband reads) ends on the full-set score."""
-    if job_run is not None:
-        job_run.log(metrics, step)
-
-
-def finish_run(job_run: JobRun | None, summary: dict[str, Any] | None, exit_code: int,
-               tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
-    """Record the final metrics (and extra `tags`), remove the summary keys `unset`, and close
-    the run, also when the job failed."""
-    if job_run is None:
-        return
-    job_run.flush()
-    run = job_run.run
-    if tags:
-        run.tags = tuple(sorted({*run.tags, *tags}))
-    if summary:
-        run.summary.update(summary)
-    for key in unset:
-        if key in run.summary.keys():
-            del run.summary[key]
-    run.finish(exit_code=exit_code)
-
-
-def close_failed_run(job_run: JobRun | None) -> None:
-    """Close the run of a job that failed or is being stopped (a SystemExit from SLURM's
-    preemption handler): W&B may be shutting down already, and its error there must never
-    replace the job's own, which decides what happens next (a requeue)."""
-    try:
-        finish_run(job_run, None, exit_code=1)
-    except Exception as error:  # wandb raises HandleAbandonedError, ConnectionResetError, ...
-        log.warning("The W&B run was not closed cleanly: %s: %s", type(error).__name__, error)
-
-
-def log_report(job_run: JobRun | None, summary: dict[str, Any], charts: dict[str, Path],
-               table: tuple[list[str], list[list[Any]]]) -> None:
-    """Send an error-analysis report to the W&B run: its flat slice scores into the summary, its
-    charts (name -> PNG) as images and its predictions `table` (columns, rows) to filter
-    errors by (`analysis.error_report.tracker_view` makes all three)."""
-    if job_run is None:
-        return
-    import wandb
-
-    job_run.run.summary.update(summary)
-    columns, rows = table
-    job_run.log({  # in the last step's row: the report describes the trained model
-        **{f"report/{name}": wandb.Image(str(path)) for name, path in charts.items()},
-        "report/predictions": wandb.Table(columns=columns, data=rows),
-    }, job_run.step)

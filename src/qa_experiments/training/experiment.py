@@ -33,7 +33,8 @@ from qa_experiments.runs.model_card import write_model_card
 from qa_experiments.scoring.answer_files import nbest_predictions, no_answer_probabilities
 from qa_experiments.scoring.question_records import write_question_records
 from qa_experiments.search.trial_protocol import TrialPruned
-from qa_experiments.tracking.wandb_callback import JobRunCallback
+from qa_experiments.tracking.callback import TrackersCallback
+from qa_experiments.tracking.tracker import Trackers
 from qa_experiments.training.finite_guard import FiniteGuard
 from qa_experiments.training.ledger import RunLedger
 from qa_experiments.training.trainer import QATrainer
@@ -42,9 +43,11 @@ from qa_experiments.training.trial_reporting import trial_reporter
 log = logging.getLogger(__name__)
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, Any]:
+def run_experiment(cfg: DictConfig, run_dir: Path,
+                   trackers: Trackers | None = None) -> dict[str, Any]:
     """Train and evaluate a validated `cfg`; write the run's files into `run_dir`; return
-    its metrics. `wandb_run` (the job's W&B run, if any) gets the intermediate scores."""
+    its metrics. `trackers` (the job's tracker runs, if any) get the rows and intermediate
+    scores."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
     warning = data_parallel_warning(args.n_gpu, args.world_size)
     if warning:
@@ -87,10 +90,12 @@ def run_experiment(cfg: DictConfig, run_dir: Path, wandb_run=None) -> dict[str, 
     checkpoint = resume_checkpoint(cfg, args)
     ledger = RunLedger()
     trainer.add_callback(FiniteGuard(resumed_from=checkpoint))
-    if wandb_run is not None:
-        trainer.add_callback(JobRunCallback(wandb_run))
+    if trackers:
+        for callback in trackers.trainer_callbacks():  # set-up before the first row
+            trainer.add_callback(callback)
+        trainer.add_callback(TrackersCallback(trackers))
     trainer.add_callback(ledger)
-    reporter = trial_reporter(cfg, trainer, eval_features, eval_examples, wandb_run)
+    reporter = trial_reporter(cfg, trainer, eval_features, eval_examples, trackers or None)
     if reporter is not None:
         trainer.add_callback(reporter)
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -198,7 +203,7 @@ def build_training_arguments(cfg: DictConfig, run_dir: Path) -> TrainingArgument
                 **device,
                 "output_dir": str(run_dir / layout.CHECKPOINTS_DIR),
                 "seed": cfg.seed,
-                "report_to": "none",  # the job's W&B run gets a JobRunCallback instead
+                "report_to": "none",  # the job's trackers get a TrackersCallback instead
                 "run_name": run_dir.name,
                 **overrides,
             }

@@ -1,10 +1,10 @@
 """A trial's intermediate dev F1 while training: reported to its Optuna trial (stopping when
 the study's pruner says so; see search/trial_protocol.py for how the job finds its trial) and
-logged as `eval/f1` to the job's W&B run, whose history W&B Sweeps' Hyperband early termination
-reads.
+logged as `eval/f1` to the job's tracker runs (in W&B, the history W&B Sweeps' Hyperband early
+termination reads).
 
 A trial that is a multi-process (DDP) job: every rank evaluates (the evaluation is a
-collective), only rank 0 reports to the trial and the W&B run, and rank 0's prune decision is
+collective), only rank 0 reports to the trial and the tracker runs, and rank 0's prune decision is
 broadcast, so that every rank stops at the same step: a rank that stopped alone would leave the
 others waiting forever in their next gradient all-reduce.
 """
@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 
 class TrialReporter(TrainerCallback):
     """Evaluates every `every_steps` steps (None: each epoch) and sends the F1 at the global
-    step to the Optuna `trial` (stopping training when it should be pruned) and the W&B `run`,
-    each where given (rank 0 only under DDP: the other ranks get neither and follow rank 0's
-    decision)."""
+    step to the Optuna `trial` (stopping training when it should be pruned) and the tracker
+    runs `run`, each where given (rank 0 only under DDP: the other ranks get neither and follow
+    rank 0's decision)."""
 
     def __init__(self, trial, run, evaluate, every_steps: int | None) -> None:
         self.trial, self.run = trial, run
@@ -92,7 +92,7 @@ def trial_reporter(cfg: DictConfig, trainer, features: datasets.Dataset,
                    examples: datasets.Dataset, run=None) -> TrialReporter | None:
     """The reporter of this job: when it is an Optuna trial that prunes, or when
     `pruning.intermediate_eval` asks for intermediate scores (a W&B sweep's jobs); None
-    otherwise. `run` is the job's W&B run (None without one)."""
+    otherwise. `run` is the job's tracker runs (None without any)."""
     location = trial_location()
     if location is None and not cfg.pruning.intermediate_eval:
         return None
