@@ -53,7 +53,6 @@ MODEL_DIR = "model"
 # In MODEL_DIR: the window and decoding settings the model was trained with, so that the
 # directory alone (copied, or pushed to the Hub) answers as the run did.
 MODEL_SETTINGS = "qa_settings.json"
-MODEL_CARD = "README.md"  # in MODEL_DIR: the model card (runs.model_card)
 DECODING_SETTINGS = ("version_2_with_negative", "max_seq_length", "doc_stride",
                      "max_question_length", "pad_to_max_length", "n_best_size",
                      "max_answer_length", "null_score_diff_threshold")

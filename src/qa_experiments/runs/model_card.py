@@ -13,9 +13,9 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_text
 
+CARD = "README.md"  # in the model directory
 HUB_DATASETS = {False: "rajpurkar/squad", True: "rajpurkar/squad_v2"}
 V2_METRICS = ("HasAns_exact_match", "HasAns_f1", "NoAns_exact_match", "NoAns_f1")
 
@@ -46,7 +46,7 @@ def model_card(config: dict[str, Any], results: dict[str, Any], name: str) -> Mo
 def write_model_card(model_dir: Path, config: dict[str, Any], results: dict[str, Any],
                      name: str) -> Path:
     """Write the card as `model_dir/README.md`."""
-    return write_text(Path(model_dir) / layout.MODEL_CARD, str(model_card(config, results, name)))
+    return write_text(Path(model_dir) / CARD, str(model_card(config, results, name)))
 
 
 def _base_model(model: dict[str, Any]) -> str | None:

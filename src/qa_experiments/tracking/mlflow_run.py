@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.runs import layout
+from qa_experiments.errors import extra, needs_package
+from qa_experiments.runs import layout, model_card
 from qa_experiments.runs.atomic import write_json
 from qa_experiments.tracking.tracker import FINISHED, TrackingError
 
@@ -124,7 +125,7 @@ def run_files(run_dir: Path) -> dict[str, Path]:
     return {
         "": run_dir / layout.CONFIG,
         "results": run_dir / layout.RESULTS,
-        "model": run_dir / layout.MODEL_DIR / layout.MODEL_CARD,
+        "model": run_dir / layout.MODEL_DIR / model_card.CARD,
         layout.REPORT_DIR: run_dir / layout.REPORT_DIR,
     }
 
@@ -176,7 +177,8 @@ def start_run(
 ) -> MlflowTracker:
     """Start (or with `resume`, continue) the job's MLflow run; TrackingError in one line when
     the tracking server does not answer."""
-    from mlflow.tracking import MlflowClient
+    with needs_package("logger=mlflow", extra("mlflow")):
+        from mlflow.tracking import MlflowClient
 
     uri = mlflow_cfg.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     client = MlflowClient(tracking_uri=uri)

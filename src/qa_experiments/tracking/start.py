@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qa_experiments.tracking import wandb_run
+from qa_experiments.tracking import mlflow_run, tensorboard_run, wandb_run
 from qa_experiments.tracking.tracker import KILLED, Trackers
 
-STARTS = {"wandb": wandb_run.start_run}  # logger.<key> -> its start
+# logger.<key> -> its start; MLflow's server is asked first: one that is down stops the job
+# before a W&B run is opened.
+STARTS = {"mlflow": mlflow_run.start_run, "tensorboard": tensorboard_run.start_run,
+          "wandb": wandb_run.start_run}
 
 
 def start_trackers(logger_cfg, *, config: dict[str, Any], run_dir: Path, name: str,
