@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa_experiments.errors import extra, needs_package
 from qa_experiments.runs import layout
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class TensorBoardTracker:
 def start_run(_tensorboard_cfg, *, run_dir: Path, resume: bool = False,
               **_job: Any) -> TensorBoardTracker:
     """The job's event writer in RUN_DIR/tensorboard/, continuing the files there with `resume`."""
-    from torch.utils.tensorboard import SummaryWriter
+    with needs_package("logger=tensorboard", extra("tensorboard")):
+        import tensorboard  # noqa: F401  (torch's SummaryWriter needs it)
+        from torch.utils.tensorboard import SummaryWriter
 
     events = run_dir / layout.TENSORBOARD_DIR
     if not resume:
