@@ -254,6 +254,22 @@ def assert_one_wandb_run_across_attempts(run_dir, attempts: int) -> list[dict]:
     return runs
 
 
+def tensorboard_events(run_dir):
+    """The run's TensorBoard events (RUN_DIR/tensorboard/), read with TensorBoard's own reader,
+    every one kept (no sampling)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    reader = EventAccumulator(str(run_dir / "tensorboard"),
+                              size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    reader.Reload()
+    return reader
+
+
+def scalar_steps(reader, tag: str) -> list[int]:
+    """The steps of TensorBoard scalar `tag`, in the order read."""
+    return [event.step for event in reader.Scalars(tag)]
+
+
 def find_key(tree, key):
     """The value stored under `key` anywhere in a nested JSON structure (None if absent)."""
     if isinstance(tree, dict):

@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from helpers import compose_config, kill_and_resume
+from helpers import (
+    compose_config,
+    find_key,
+    kill_and_resume,
+    scalar_steps,
+    tensorboard_events,
+    wandb_history,
+    wandb_state,
+)
 from qa_experiments.lifecycle.job import train
 from qa_experiments.tracking.mlflow_run import PARENT_TAG, SWEEP_DIR_TAG, SWEEP_TAG
 from qa_experiments.tracking.tracker import summary_metrics
@@ -201,3 +209,21 @@ def test_a_killed_and_resumed_job_is_one_run_with_each_step_once(mlflow_server, 
     assert steps(client, killed, "train/loss") == expected  # every step once, in order
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert killed.data.metrics["eval/f1"] == pytest.approx(results["f1"])
+
+
+def test_several_trackers_at_once_get_the_same_figures(mlflow_server, experiment, tmp_path):
+    run_dir = tmp_path / "run"
+    train(compose_config(["debug=default", "logger=[wandb,mlflow,tensorboard]",
+                          "logger.wandb.mode=offline",
+                          f"logger.mlflow.tracking_uri={mlflow_server}"], run_dir))
+    results = json.loads((run_dir / "results.json").read_text())
+    client = MlflowClient(mlflow_server)
+    run = job_run(client, run_dir)
+    board = tensorboard_events(run_dir)
+    losses = [m.value for m in client.get_metric_history(run.info.run_id, "train/loss")]
+    assert wandb_history(run_dir, "train/loss") == losses
+    assert [event.value for event in board.Scalars("train/loss")] == pytest.approx(losses)
+    assert steps(client, run, "train/loss") == scalar_steps(board, "train/loss") == [1, 2, 3]
+    for f1 in (run.data.metrics["eval/f1"], board.Scalars("eval/f1")[-1].value,
+               find_key(wandb_state(run_dir), "eval/f1")):
+        assert f1 == pytest.approx(results["f1"])

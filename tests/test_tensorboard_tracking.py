@@ -6,27 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from helpers import kill_and_resume, run_train
+from helpers import kill_and_resume, run_train, scalar_steps, tensorboard_events
 from qa_experiments.tracking.tracker import summary_metrics
 
 
-def events(run_dir) -> EventAccumulator:
-    """The run's TensorBoard events, every one kept (no sampling)."""
-    reader = EventAccumulator(str(run_dir / "tensorboard"),
-                              size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    reader.Reload()
-    return reader
-
-
-def scalar_steps(reader: EventAccumulator, tag: str) -> list[int]:
-    return [event.step for event in reader.Scalars(tag)]
-
-
-def test_a_job_writes_its_rows_final_figures_and_report_charts_as_events(tmp_path):
+def test_a_job_writes_its_rows_final_figures_and_report_charts_as_tensorboard_events(tmp_path):
     _, run_dir = run_train(tmp_path, "run", ["debug=default", "logger=tensorboard"])
-    reader = events(run_dir)
+    reader = tensorboard_events(run_dir)
     assert scalar_steps(reader, "train/loss") == [1, 2, 3]  # each optimizer step once
     results = json.loads((run_dir / "results.json").read_text())
     for tag, value in summary_metrics(results).items():
@@ -39,7 +26,7 @@ def test_a_job_writes_its_rows_final_figures_and_report_charts_as_events(tmp_pat
 @pytest.mark.slow
 def test_a_killed_and_resumed_job_continues_its_own_events_with_each_step_once(tmp_path):
     kill_and_resume(tmp_path, "logger=tensorboard")
-    killed, uninterrupted = events(tmp_path / "killed"), events(tmp_path / "uninterrupted")
+    killed, uninterrupted = (tensorboard_events(tmp_path / d) for d in ("killed", "uninterrupted"))
     assert scalar_steps(killed, "train/loss") == scalar_steps(uninterrupted, "train/loss")
     assert len(list((tmp_path / "killed" / "tensorboard").iterdir())) == 2  # both attempts
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
