@@ -71,8 +71,8 @@ class OutputPathError(UserError, ValueError):
 def check_output_path(path: Path, what: str = "--out") -> None:
     """OutputPathError, before any work, when `path` cannot take a command's output file: it
     is a directory, or it lies inside a training run where the run owns the name (its own
-    files, or anything inside its model/, report/, checkpoints/, .hydra/, wandb/): a run's
-    files never change. A new file directly in a run directory is fine."""
+    files, or anything inside its model/, report/, checkpoints/, .hydra/, wandb/,
+    tensorboard/): a run's files never change. A new file directly in a run directory is fine."""
     if path.is_dir():
         raise OutputPathError(f"{what} {str(path)!r} is a directory; give a file path.")
     check_output_dir(path.parent, what, path.name)
