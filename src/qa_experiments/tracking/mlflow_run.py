@@ -37,8 +37,9 @@ DEFAULT_EXPERIMENT = "qa-experiments"
 PROBE_TIMEOUT_S = "10"  # the start's one request: no retries (MLflow retries for minutes)
 # Later requests, unless the user set these: a server away for longer is dropped, not waited on.
 REQUEST_SETTINGS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
-SWEEP_TAG = "qa_experiments.sweep"  # the sweep directory's SHA-256 (hex): a filter-safe value
-SWEEP_DIR_TAG = "qa_experiments.sweep_dir"
+TAG = "qa-experiments."  # the prefix of this project's tags
+SWEEP_TAG = f"{TAG}sweep"  # the sweep directory's SHA-256 (hex): a filter-safe value
+SWEEP_DIR_TAG = f"{TAG}sweep_dir"
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 STEP_METRIC = "train/global_step"  # logged in every training row: the steps the run holds
@@ -114,7 +115,7 @@ class MlflowTracker:
         self.log_now({key: value for key, value in (summary or {}).items()
                       if metric_key(key) not in held})
         for tag in tags:
-            self.client.set_tag(self.run_id, f"qa_experiments.{tag}", "true")
+            self.client.set_tag(self.run_id, f"{TAG}{tag}", "true")
         if status == FINISHED:
             self.attach(run_files(self.run_dir))
         self.client.set_terminated(self.run_id, status)
@@ -226,8 +227,8 @@ def new_run(client, experiment_id: str, config: dict[str, Any], name: str,
     """A new run for the job, its config as params, under the sweep's parent run if any."""
     from mlflow.entities import Param
 
-    run_tags = {RUN_NAME_TAG: name, "qa_experiments.run_dir": str(run_dir.resolve()),
-                **{f"qa_experiments.{tag}": "true" for tag in tags}}
+    run_tags = {RUN_NAME_TAG: name, f"{TAG}run_dir": str(run_dir.resolve()),
+                **{f"{TAG}{tag}": "true" for tag in tags}}
     if group:
         run_tags[PARENT_TAG] = parent_run(client, experiment_id, group)
     run_id = client.create_run(experiment_id, tags=run_tags).info.run_id
