@@ -104,6 +104,7 @@ def config_reference() -> str:
         doc = " ".join((cls.__doc__ or "").split())
         parts.append(f"### `{fld.name}`\n\n{doc} Class `{cls.__name__}`.\n")
         parts.append(_key_table(schema, cls, f"{fld.name}.", comments))
+        parts += _sub_tables(schema, cls, f"{fld.name}.", comments)
     parts.append("### Top level\n")
     parts.append(_key_table(schema, schema.Config, "", comments, only=top))
     parts.append(_trainer_table(schema))
@@ -158,6 +159,19 @@ def _yaml(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _sub_tables(schema, cls, prefix: str, comments) -> list[str]:
+    """A section for each field of `cls` that is a config class of its own (logger.wandb)."""
+    parts = []
+    for fld in dataclasses.fields(cls):
+        sub = getattr(schema, str(fld.type).split("|")[0].strip(), None)
+        if dataclasses.is_dataclass(sub):
+            doc = " ".join((sub.__doc__ or "").split())
+            parts.append(f"#### `{prefix}{fld.name}`\n\n{doc} Class `{sub.__name__}`.\n")
+            if dataclasses.fields(sub):
+                parts.append(_key_table(schema, sub, f"{prefix}{fld.name}.", comments))
+    return parts
 
 
 def _allowed(schema, key: str) -> str:

@@ -139,9 +139,9 @@ class LoggerConfig:
     """Experiment tracking: each tracker chosen (`logger=wandb`, `logger=[wandb,mlflow]`) has
     its node set; `logger=none` sets none."""
 
-    wandb: WandbConfig | None = None
-    mlflow: MlflowConfig | None = None
-    tensorboard: TensorBoardConfig | None = None
+    wandb: WandbConfig | None = None  # set by logger=wandb (the default)
+    mlflow: MlflowConfig | None = None  # set by logger=mlflow
+    tensorboard: TensorBoardConfig | None = None  # set by logger=tensorboard
 
 
 @dataclass

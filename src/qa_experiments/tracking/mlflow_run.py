@@ -156,12 +156,10 @@ def flat_params(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def environment(settings: dict[str, str], *, override: bool) -> Iterator[None]:
-    """`settings` in os.environ inside the block (a user's own values kept unless `override`)."""
+def environment(settings: dict[str, str]) -> Iterator[None]:
+    """`settings` in os.environ inside the block, the earlier values back after it."""
     saved = {key: os.environ.get(key) for key in settings}
-    for key, value in settings.items():
-        if override or key not in os.environ:
-            os.environ[key] = value
+    os.environ.update(settings)
     try:
         yield
     finally:
@@ -186,7 +184,7 @@ def start_run(
     experiment = (mlflow_cfg.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME")
                   or DEFAULT_EXPERIMENT)
     with environment({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-                      "MLFLOW_HTTP_REQUEST_TIMEOUT": PROBE_TIMEOUT_S}, override=True):
+                      "MLFLOW_HTTP_REQUEST_TIMEOUT": PROBE_TIMEOUT_S}):
         try:
             experiment_id = experiment_id_of(client, experiment)
         except Exception as error:
