@@ -22,7 +22,7 @@ from qa_experiments.config.schema import ConfigError, validate_config
 from qa_experiments.data.squad_files import check_readable, file_sha256
 from qa_experiments.hub import resolve_local_files_only
 from qa_experiments.lifecycle import device_slots, process_group, slurm
-from qa_experiments.runs import claim, layout
+from qa_experiments.runs import claim, layout, model_card
 from qa_experiments.runs.summary import run_summary
 from qa_experiments.scoring.metric_names import F1_METRIC
 from qa_experiments.search.trial_protocol import TrialPruned
@@ -163,8 +163,20 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     # In the last history row, over that step's intermediate eval/f1 on the pruning slice, so
     # that the metric's history (what W&B's Hyperband reads) ends on the full-set score.
     trackers.log(final, results["train_steps"])
+    trackers.attach(attachments(run_dir))
     trackers.finish(FINISHED, final)
     return results
+
+
+def attachments(run_dir: Path) -> dict[str, Path]:
+    """What a finished run attaches to its tracker runs (as files, where a tracker keeps
+    files): folder in the tracker run -> path in `run_dir`."""
+    return {
+        "": run_dir / layout.CONFIG,
+        "results": run_dir / layout.RESULTS,
+        "model": run_dir / layout.MODEL_DIR / model_card.CARD,
+        layout.REPORT_DIR: run_dir / layout.REPORT_DIR,
+    }
 
 
 def experiment_config(cfg: DictConfig) -> dict:

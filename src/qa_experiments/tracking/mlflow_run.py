@@ -22,12 +22,12 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa_experiments.errors import extra, needs_package
-from qa_experiments.runs import layout, model_card
+from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_json
 from qa_experiments.tracking.tracker import FINISHED, TrackingError
 
@@ -57,10 +57,8 @@ class MlflowTracker:
     client: Any
     run_id: str
     state_file: Path
-    run_dir: Path
     floor: int = 0
     name: str = "MLflow"
-    attached: set[str] = field(default_factory=set)
 
     def trainer_callbacks(self) -> list:
         return []
@@ -102,13 +100,12 @@ class MlflowTracker:
                 self.client.log_artifacts(self.run_id, str(path), folder)
             else:
                 self.client.log_artifact(self.run_id, str(path), folder or None)
-            self.attached.add(folder)
 
     def finish(self, status: str, summary: dict[str, Any] | None,
                tags: tuple[str, ...] = (), unset: tuple[str, ...] = ()) -> None:
         """Log the figures of `summary` the run lacks (the final ones are logged at the last
-        step already, unless an earlier attempt logged that step), record `tags`, attach the
-        run's record (config, results, model card, report) and close the run with `status`.
+        step already, unless an earlier attempt logged that step), record `tags` and close the
+        run with `status`.
         Metrics cannot be removed from an MLflow run: `unset` stays (a pruned trial's tag says
         its F1 is a slice's)."""
         held = self.client.get_run(self.run_id).data.metrics
@@ -116,19 +113,7 @@ class MlflowTracker:
                       if metric_key(key) not in held})
         for tag in tags:
             self.client.set_tag(self.run_id, f"{TAG}{tag}", "true")
-        if status == FINISHED:
-            self.attach(run_files(self.run_dir))
         self.client.set_terminated(self.run_id, status)
-
-
-def run_files(run_dir: Path) -> dict[str, Path]:
-    """What a finished run attaches: folder in the MLflow run -> path in `run_dir`."""
-    return {
-        "": run_dir / layout.CONFIG,
-        "results": run_dir / layout.RESULTS,
-        "model": run_dir / layout.MODEL_DIR / model_card.CARD,
-        layout.REPORT_DIR: run_dir / layout.REPORT_DIR,
-    }
 
 
 def numbers(row: dict[str, Any]) -> dict[str, float]:
@@ -204,7 +189,7 @@ def start_run(
     else:
         run_id, floor = new_run(client, experiment_id, config, name, group, tags, run_dir), 0
     write_json(state_file, {"id": run_id, "last_step": floor})
-    return MlflowTracker(client, run_id, state_file, run_dir, floor)
+    return MlflowTracker(client, run_id, state_file, floor)
 
 
 def experiment_id_of(client, name: str) -> str:
