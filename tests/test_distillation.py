@@ -9,9 +9,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from transformers import AutoModelForQuestionAnswering
 
-from helpers import FAST, run_train
+from helpers import FAST, kill_and_resume, run_train
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.model.tiny_models import cached_tiny_model
 
@@ -87,3 +89,14 @@ def test_distill_without_a_teacher_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="distill.teacher"):
         run_train(tmp_path, "no_teacher", ["model=tiny_bert", "distill=logits"])
+
+
+@pytest.mark.slow
+def test_a_killed_distilled_run_resumes_to_the_weights_of_one_never_stopped(tmp_path, tiny_run):
+    kill_and_resume(tmp_path, *distill(tiny_run)[1:])
+    weights = [load_file(tmp_path / run / "model" / "model.safetensors")
+               for run in ("uninterrupted", "killed")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+    results = json.loads((tmp_path / "killed" / "results.json").read_text())
+    assert results["distillation"]["teacher"] == str(tiny_run)
