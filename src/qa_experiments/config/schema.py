@@ -42,6 +42,9 @@ class ModelConfig:
     trust_remote_code: bool = False
     attn_implementation: str | None = "sdpa"  # PyTorch scaled-dot-product attention
     lora: LoraConfig = field(default_factory=LoraConfig)
+    # Keep this many evenly spaced layers of the checkpoint (a student shrunk from a pretrained
+    # model, as DistilBERT was from BERT); null: all of them.
+    num_hidden_layers: int | None = None
 
 
 @dataclass
@@ -192,6 +195,16 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (`distill=logits`): the student also learns the teacher's answers."""
+
+    method: str = "none"  # none, or logits: match the teacher's start/end logits
+    teacher: str | None = None  # a finished run directory, a model directory or a Hub id
+    temperature: float = 2.0  # > 0; softens both distributions (the soft loss is scaled by T^2)
+    alpha: float = 0.5  # in [0, 1]: weight of the soft (teacher) loss; 1 - alpha: SQuAD labels
+
+
+@dataclass
 class Config:
     """The whole run."""
 
@@ -201,6 +214,7 @@ class Config:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     pruning: PruningConfig = field(default_factory=PruningConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     trainer: dict[str, Any] = field(default_factory=lambda: dict(TRAINER_DEFAULTS))
     seed: int = 42
     resume: bool = False  # continue an interrupted run from its newest checkpoint (same run dir)
@@ -211,6 +225,7 @@ CHOICES = {
     "hardware.device": ("auto", "cpu", "cuda"),
     "hardware.precision": ("auto", "bf16", "fp16", "fp32"),
     "logger.wandb.mode": ("auto", "online", "offline", "disabled"),
+    "distill.method": ("none", "logits"),
 }
 
 
@@ -253,6 +268,8 @@ RANGES = {
     "data.nbest_predictions_size": COUNT,
     "data.max_answer_length": COUNT,
     "pruning.eval_questions": COUNT,
+    "distill.temperature": POSITIVE,
+    "distill.alpha": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "seed": SEED,
     "trainer.learning_rate": POSITIVE,
     "trainer.weight_decay": NON_NEGATIVE,
@@ -307,7 +324,8 @@ TRAINER_OWNED = {
     "seed": "is set by seed; remove it and use seed=N",
     "report_to": "is set by logger; remove it and use logger=wandb|mlflow|tensorboard|none",
 }
-OPTIONAL_COUNTS = ("data.max_train_samples", "data.max_train_features", "data.max_eval_samples",
+OPTIONAL_COUNTS = ("model.num_hidden_layers", "data.max_train_samples",
+                   "data.max_train_features", "data.max_eval_samples",
                    "data.preprocessing_num_workers", "data.length_bucket_width")
 
 
@@ -351,6 +369,7 @@ def validate_config(cfg: DictConfig) -> None:
     if every != "epoch" and not (every.isdigit() and int(every) > 0):
         raise ConfigError(f"pruning.report_every={every!r} must be epoch or a number of steps > 0.")
     data = cfg.data
+    _check_distill(cfg.distill)
     _check_threshold(data.null_score_diff_threshold)
     if data.null_score_diff_threshold == AUTO_THRESHOLD and not data.version_2_with_negative:
         raise ConfigError(
@@ -365,6 +384,12 @@ def validate_config(cfg: DictConfig) -> None:
                     f"data.{key}=PATH (a SQuAD JSON file) or choose data=squad / data=sample."
                 )
     _check_window_room(data)
+
+
+def _check_distill(distill: DictConfig) -> None:
+    if distill.method != "none" and not distill.teacher:
+        raise ConfigError(f"distill={distill.method} needs a teacher: pass distill.teacher=RUN_DIR "
+                          "(a finished qa-train run), a model directory or a Hub id.")
 
 
 def validate_data_settings(data: DictConfig) -> None:

@@ -33,16 +33,28 @@ def cached_features(
     if not data_cfg.cache_features:
         return build(examples, tokenizer, data_cfg)
     target = cache_dir() / "features" / feature_key(kind, examples, tokenizer, data_cfg)
-    if (target / "dataset_info.json").is_file():
+    cached = cached_dataset(target)
+    if cached is not None:
         log.info("Reusing cached %s windows from %s", kind, target)
+        return cached
+    return store_dataset(build(examples, tokenizer, data_cfg), target)
+
+
+def cached_dataset(target) -> datasets.Dataset | None:
+    """The dataset stored at `target` by `store_dataset`, or None."""
+    if (target / "dataset_info.json").is_file():
         return datasets.load_from_disk(str(target))
-    features = build(examples, tokenizer, data_cfg)
+    return None
+
+
+def store_dataset(dataset: datasets.Dataset, target) -> datasets.Dataset:
+    """Store `dataset` at `target` whole (renamed into place) and return it read back."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        features.save_to_disk(os.path.join(scratch, "features"))
+        dataset.save_to_disk(os.path.join(scratch, "features"))
         try:
             os.rename(os.path.join(scratch, "features"), target)
-        except OSError:  # another job stored the same windows first
+        except OSError:  # another job stored the same dataset first
             pass
     return datasets.load_from_disk(str(target))
 

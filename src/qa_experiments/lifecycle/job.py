@@ -9,6 +9,8 @@ status.json and in the tracker runs (`logger=`) whatever happens. Only the writi
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 from pathlib import Path
 
@@ -69,8 +71,9 @@ def continue_requeued_job(cfg: DictConfig) -> None:
 
 
 def resolve_relative_paths(cfg: DictConfig) -> None:
-    """Make relative data files (and local model directories) absolute against the directory
-    the command was started in: with hydra.job.chdir=true the job runs in its run directory."""
+    """Make relative data files (and local model and teacher directories) absolute against the
+    directory the command was started in: with hydra.job.chdir=true the job runs in its run
+    directory."""
     for key in ("train_file", "eval_file"):
         if cfg.data[key] and not Path(cfg.data[key]).expanduser().is_absolute():
             cfg.data[key] = to_absolute_path(cfg.data[key])
@@ -78,6 +81,9 @@ def resolve_relative_paths(cfg: DictConfig) -> None:
         value = cfg.model[key]
         if value and not Path(value).is_absolute() and Path(to_absolute_path(value)).exists():
             cfg.model[key] = to_absolute_path(value)  # else a Hub name
+    teacher = cfg.distill.teacher
+    if teacher and not Path(teacher).is_absolute() and Path(to_absolute_path(teacher)).exists():
+        cfg.distill.teacher = to_absolute_path(teacher)
 
 
 def claim_run_dir(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict | None:
@@ -130,7 +136,13 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
     try:
         check_inputs(cfg)  # before a tracker's run starts
         # Imported here, after the checks: torch and transformers take seconds to import.
-        from qa_experiments.training.experiment import run_experiment
+        # Transformers prints "[INFO] Running in WANDB offline mode" when imported with that
+        # mode: not a line for stdout, which holds nothing before a run's summary.
+        with contextlib.redirect_stdout(io.StringIO()):
+            from qa_experiments.training.distillation import load_teacher
+            from qa_experiments.training.experiment import run_experiment
+
+        teacher = load_teacher(cfg) if cfg.distill.method == "logits" else None
 
         if chief:
             trackers = start_trackers(
@@ -142,7 +154,7 @@ def run_job(cfg: DictConfig, hydra_cfg, run_dir: Path, overrides: list[str]) -> 
                 tags=[cfg.model.name, cfg.data.name],
                 resume=cfg.resume,
             )
-        results = run_experiment(cfg, run_dir, trackers)
+        results = run_experiment(cfg, run_dir, trackers, teacher)
         if chief:
             write_error_report(run_dir, trackers)
     except TrialPruned as pruned:

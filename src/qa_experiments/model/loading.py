@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 from safetensors import safe_open
+from torch import nn
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_experiments.config.schema import ConfigError
@@ -79,7 +81,38 @@ def load_model(model_cfg, *, trained: bool = False):
     if trained:
         check_complete(info, name)
     report_loading(model, name, info)
+    if not trained and model_cfg.get("num_hidden_layers"):
+        keep_layers(model, model_cfg.num_hidden_layers)
     return model
+
+
+def evenly_spaced(total: int, count: int) -> list[int]:
+    """`count` of `total` layer indices, evenly spaced from the first to the last (12 -> 6
+    keeps 0, 2, 4, 7, 9, 11, as DistilBERT was initialised from BERT)."""
+    if count == 1:
+        return [0]
+    return [math.floor(i * (total - 1) / (count - 1) + 0.5) for i in range(count)]
+
+
+def keep_layers(model, count: int) -> None:
+    """Shrink `model` to `count` evenly spaced layers of its encoder, in place (its config
+    says so too, so that the saved model is a plain one of `count` layers)."""
+    total = model.config.num_hidden_layers
+    if count > total:
+        raise ConfigError(f"model.num_hidden_layers={count} is out of range: the checkpoint has "
+                          f"{total} layers; choose at most {total}, or null to keep them all.")
+    stacks = [(name, module) for name, module in model.base_model.named_modules()
+              if isinstance(module, nn.ModuleList) and len(module) == total]
+    if len(stacks) != 1:
+        raise ModelLoadError(f"model.num_hidden_layers cannot shrink a {model.config.model_type} "
+                             "model: its layer stack was not found; leave it null.")
+    name, layers = stacks[0]
+    parent_name, _, attribute = name.rpartition(".")
+    parent = model.base_model.get_submodule(parent_name)
+    keep = evenly_spaced(total, count)
+    setattr(parent, attribute, nn.ModuleList([layers[i] for i in keep]))
+    model.config.num_hidden_layers = count
+    log.info("Kept layers %s of %d (model.num_hidden_layers=%d).", keep, total, count)
 
 
 def check_complete(info: dict, name: str) -> None:

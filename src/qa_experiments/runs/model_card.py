@@ -13,6 +13,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from qa_experiments.escaping import markdown_code, markdown_text
 from qa_experiments.runs.atomic import write_text
 
 CARD = "README.md"  # in the model directory
@@ -58,6 +59,16 @@ def _base_model(model: dict[str, Any]) -> str | None:
 def _base_text(model: dict[str, Any]) -> str:
     hub_id = _base_model(model)
     return f"`{hub_id}`" if hub_id else f"`{model.get('name')}` (a local model directory)"
+
+
+def _distillation_lines(record: Any) -> list[str]:
+    """The Training list's line on the teacher of a distilled model (none otherwise)."""
+    if not isinstance(record, dict):
+        return []
+    return [f"- distilled ({markdown_text(record.get('method'))}: the teacher's start/end "
+            f"logits, temperature {record.get('temperature')}, soft-loss weight "
+            f"{record.get('alpha')}) from the teacher {markdown_code(record.get('teacher'))}, "
+            f"dev F1 {_number(record.get('teacher_f1'))}"]
 
 
 def _number(value: Any) -> str:
@@ -120,6 +131,7 @@ def _body(config: dict[str, Any], results: dict[str, Any], name: str) -> str:
         f"{optimizer.get('scheduler')} schedule), seed {config.get('seed')}",
         f"- device {results.get('device')}, training loss {_number(results.get('train_loss'))}",
         _tuning_line(config["model"], results),
+        *_distillation_lines(results.get("distillation")),
         "",
         "## Use",
         "",

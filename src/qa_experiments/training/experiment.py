@@ -35,6 +35,14 @@ from qa_experiments.scoring.question_records import write_question_records
 from qa_experiments.search.trial_protocol import TrialPruned
 from qa_experiments.tracking.callback import TrackersCallback
 from qa_experiments.tracking.tracker import Trackers
+from qa_experiments.training.distillation import (
+    DistillationTrainer,
+    Teacher,
+    distillation_collator,
+    distillation_record,
+    teacher_logits,
+    with_teacher_logits,
+)
 from qa_experiments.training.finite_guard import FiniteGuard
 from qa_experiments.training.ledger import RunLedger
 from qa_experiments.training.trainer import QATrainer
@@ -43,11 +51,12 @@ from qa_experiments.training.trial_reporting import trial_reporter
 log = logging.getLogger(__name__)
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path,
-                   trackers: Trackers | None = None) -> dict[str, Any]:
+def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = None,
+                   teacher: Teacher | None = None) -> dict[str, Any]:
     """Train and evaluate a validated `cfg`; write the run's files into `run_dir`; return
     its metrics. `trackers` (the job's tracker runs, if any) get the rows and intermediate
-    scores."""
+    scores; a `teacher` (distill=logits, checked by `load_teacher`) is distilled into the
+    student."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
     warning = data_parallel_warning(args.n_gpu, args.world_size)
     if warning:
@@ -73,19 +82,31 @@ def run_experiment(cfg: DictConfig, run_dir: Path,
     eval_features = cached_features(
         "eval", eval_examples, tokenizer, cfg.data, prepare_eval_features
     )
+
+    collate = padding_collator(tokenizer, args)
+    trainer_class, distill_arguments = QATrainer, {}
+    if teacher is not None:
+        teacher.model.to(args.device)
+        logits = teacher_logits(teacher, train_features, collate, args.per_device_eval_batch_size)
+        train_features = with_teacher_logits(train_features, logits)
+        collate = distillation_collator(collate)
+        trainer_class = DistillationTrainer
+        distill_arguments = {"temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha}
+        teacher.model.to("cpu")  # its logits are cached: free the device for the student
     preprocess_seconds = time.perf_counter() - started
 
     set_seed(cfg.seed)  # the new QA head is initialised from the seed
     model = load_model(cfg.model)
     if cfg.model.lora.enabled:
         model = with_lora(model, cfg.model.lora)
-    trainer = QATrainer(
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train_features,
-        data_collator=padding_collator(tokenizer, args),
+        data_collator=collate,
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
+        **distill_arguments,
     )
     checkpoint = resume_checkpoint(cfg, args)
     ledger = RunLedger()
@@ -124,6 +145,8 @@ def run_experiment(cfg: DictConfig, run_dir: Path,
     }
     if cfg.data.eval_note:
         results["eval_note"] = cfg.data.eval_note
+    if teacher is not None:
+        results["distillation"] = distillation_record(cfg, teacher)
     if writer:  # the model first: results.json means it is complete
         card = (OmegaConf.to_container(cfg, resolve=True), results,
                 f"{cfg.model.name}-{cfg.data.name}")
