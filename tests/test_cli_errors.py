@@ -116,7 +116,7 @@ def test_bad_data_file_fails_in_one_line_before_wandb_starts(problem, tmp_path):
 def test_help_and_cfg_still_work():
     help_text = train_cli("--help").stdout
     assert help_text.startswith("qa-train: fine-tune") and "${" not in help_text
-    assert "model: bert, distilbert, minilm, roberta" in help_text
+    assert "model: bert, deberta_v3, distilbert, electra, minilm, modernbert, roberta" in help_text
     assert "qa-train -m model=bert,distilbert,roberta optimizer.lr=2e-5,3e-5" in help_text
     done = train_cli("model=tiny_bert", "--cfg", "job")
     assert done.returncode == 0 and "name: tiny_bert" in done.stdout
