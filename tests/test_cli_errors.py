@@ -41,7 +41,8 @@ def error_line(done) -> str:
 @pytest.mark.parametrize(
     "override,expected",
     [
-        ("model=bert2", "choose one of: bert, deberta_v3, distilbert, electra, minilm, modernbert, roberta"),
+        ("model=bert2",
+         "choose one of: bert, deberta_v3, distilbert, electra, minilm, modernbert, roberta"),
         ("optimizer.lr=abc", "Value 'abc' of type 'str' could not be converted to Float"),
         ("data.max_seq_lenght=256", "did you mean data.max_seq_length?"),
         ("trainer.num_train_epoch=2", "did you mean trainer.num_train_epochs?"),

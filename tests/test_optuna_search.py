@@ -30,15 +30,19 @@ TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
                "pruning.report_every=1", "pruning.eval_questions=4", "hydra.sweeper.params=null"]
 
 
-def search(cwd: Path, *overrides: str) -> Path:
-    """Run a search in `cwd`; its sweep directory."""
+def search(cwd: Path, *overrides: str, status: int = 0) -> Path:
+    """Run a search in `cwd`, expecting exit `status` (1: every trial of this search failed);
+    its sweep directory."""
     sweep = cwd / f"sweep{len(list(cwd.glob('sweep*')))}"
     done = subprocess.run(
         [sys.executable, "-m", "qa_experiments.train", *FAST, *TINY_SEARCH, *overrides,
          f"hydra.sweep.dir={sweep}"],
         cwd=cwd, capture_output=True, text=True, timeout=600,
     )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert done.returncode == status, (done.stdout + done.stderr)[-4000:]
+    if status == 1:
+        assert done.stderr.splitlines()[-1].startswith(
+            "qa-train: error: every job of the sweep failed"), done.stderr[-4000:]
     return sweep
 
 
@@ -72,7 +76,8 @@ def test_journal_search_prunes_fails_and_resumes(tmp_path):
             assert [s["step"] for s in scores] == [1, 2, 3]
             assert not (sweep / row["trial"] / "results.json").exists()
 
-    resumed = search(tmp_path, "hydra.sweeper.n_trials=1", *space)
+    # The sixth trial draws report_every=0 (refused): its search's only job failed, exit 1.
+    resumed = search(tmp_path, "hydra.sweeper.n_trials=1", *space, status=1)
     study = optuna.load_study(study_name="qa", storage=open_storage(
         f"journal:{tmp_path / 'study.journal'}"))
     assert len(study.trials) == 6 and len(trials_table(resumed)) == 6
