@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,13 +49,20 @@ def test_a_second_process_is_refused_while_the_first_owns_the_run_directory(tmp_
     while not (run_dir / "status.json").exists():
         assert first.poll() is None and time.monotonic() < deadline, first.communicate()
         time.sleep(0.05)
-    for overrides in ([], ["optimizer.lr=1e-3"]):  # the same command, and another one
-        second = train_process(run_dir, "data.max_train_samples=200", *overrides)
-        out, err = second.communicate(timeout=120)
-        assert second.returncode == 2, out + err
-        (line,) = [line for line in err.splitlines() if line.strip()]
-        assert line.startswith("qa-train: error: ") and "in use by another running job" in line
-        assert first.poll() is None, "the refusal must come while the first still trains"
+    # Paused (still alive, still the owner) while the others try, so that a fast machine
+    # cannot finish the first run before they start.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        for overrides in ([], ["optimizer.lr=1e-3"]):  # the same command, and another one
+            second = train_process(run_dir, "data.max_train_samples=200", *overrides)
+            out, err = second.communicate(timeout=120)
+            assert second.returncode == 2, out + err
+            (line,) = [line for line in err.splitlines() if line.strip()]
+            assert line.startswith("qa-train: error: ")
+            assert "in use by another running job" in line, line
+            assert first.poll() is None, "the refusal must come while the first still trains"
+    finally:
+        first.send_signal(signal.SIGCONT)
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-2000:]
     status = json.loads((run_dir / "status.json").read_text())
