@@ -14,6 +14,7 @@ from transformers import AutoModelForQuestionAnswering
 
 from helpers import ShiftedOffsets, compose_config
 from qa_experiments.compare import main as compare_main
+from qa_experiments.config.schema import ConfigError
 from qa_experiments.data.squad_files import DataError
 from qa_experiments.lifecycle.job import train
 from qa_experiments.model.loading import load_model
@@ -75,6 +76,22 @@ def test_a_tokenizer_with_broken_offsets_stops_the_run_before_training(tmp_path,
     assert not trained
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "failed" and "training answers" in json.dumps(status)
+
+
+def test_a_lora_target_the_model_lacks_is_refused_before_any_data_work(tmp_path, monkeypatch):
+    """It was found only when LoRA was added, after the data had been read and tokenized."""
+    from qa_experiments.training import experiment
+
+    read = []
+    monkeypatch.setattr(experiment, "load_split", lambda *a: read.append(a))
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"target_modules=\['Wqkv', 'query'\]: query is not "
+                                          r"a module of modernbert"):
+        train(compose_config(["debug=default", "model=tiny_modernbert", "model.lora.enabled=true",
+                              "model.lora.target_modules=[Wqkv,query]"], run_dir))
+    assert not read
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and "query is not a module" in json.dumps(status)
 
 
 def lora_family(family):

@@ -29,6 +29,7 @@ def test_a_model_without_a_fast_tokenizer_is_one_line_and_exit_2_in_training_and
                   f"model.tokenizer_name_or_path={tokenizer}",
                   f"hydra.run.dir={tmp_path / 'train'}")
     assert_one_error_line(trained, "qa-train", f"Tokenizer of '{tokenizer}' {NOT_FAST}")
+    assert "Answers checked" not in (tmp_path / "train" / "train.log").read_text()  # pre-flight
 
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)

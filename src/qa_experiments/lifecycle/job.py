@@ -231,11 +231,12 @@ def validate(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> None:
 
 
 def check_inputs(cfg: DictConfig) -> None:
-    """Refuse unreadable data files, an unreachable Hub dataset and windows longer than the model
-    takes, before a tracker run starts and before any data or weights are loaded (the model's
-    config only)."""
+    """Refuse unreadable data files, an unreachable Hub dataset, windows longer than the model
+    takes, a tokenizer without offsets and a LoRA target the model lacks, before a tracker run
+    starts and before any data or weights are loaded (the model's config and tokenizer only)."""
     # Imported here, like run_experiment: transformers takes seconds to import.
     from qa_experiments.model.loading import check_max_seq_length, check_window_room
+    from qa_experiments.model.lora import check_lora
 
     if cfg.data.dataset_name:
         resolve_local_files_only(cfg.data.dataset_name, "dataset", "dataset")  # Hub or cache
@@ -244,6 +245,7 @@ def check_inputs(cfg: DictConfig) -> None:
             check_readable(path)
     check_max_seq_length(cfg.model, cfg.data.max_seq_length)
     check_window_room(cfg.model, cfg.data)
+    check_lora(cfg.model)
 
 
 def sweep_group(hydra_cfg) -> str | None:

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import torch
 from safetensors import safe_open
 from torch import nn
 from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
@@ -170,15 +171,13 @@ def _without_load_report() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
-def max_input_length(model_cfg) -> int | None:
-    """The most tokens the backbone's absolute position embeddings hold; None without a limit.
-
-    Reads only the model's config (no weights).
-    """
+def load_config(model_cfg):
+    """The backbone's config (config.json only, no weights); ConfigError when it does not
+    load."""
     name = model_cfg.name_or_path
     local_files_only = resolve_local_files_only(name, "model", "model")
     try:
-        config = AutoConfig.from_pretrained(
+        return AutoConfig.from_pretrained(
             name, revision=model_cfg.revision, trust_remote_code=model_cfg.trust_remote_code,
             local_files_only=local_files_only,
         )
@@ -186,6 +185,23 @@ def max_input_length(model_cfg) -> int | None:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigError(f"model.name_or_path={name!r} holds no usable model config: "
                           f"{first_line}") from error
+
+
+def model_skeleton(model_cfg):
+    """The QA model its config describes, on the meta device: its modules with no weights
+    (neither loaded nor allocated), to check names against before any work."""
+    config = load_config(model_cfg)
+    with torch.device("meta"):
+        return AutoModelForQuestionAnswering.from_config(
+            config, trust_remote_code=model_cfg.trust_remote_code)
+
+
+def max_input_length(model_cfg) -> int | None:
+    """The most tokens the backbone's absolute position embeddings hold; None without a limit.
+
+    Reads only the model's config (no weights).
+    """
+    config = load_config(model_cfg)
     positions = getattr(config, "max_position_embeddings", None)
     if not isinstance(positions, int) or getattr(config, "position_biased_input", True) is False:
         return None  # relative positions (e.g. DeBERTa-v2): no fixed limit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qa_experiments.config.schema import ConfigError
 from qa_experiments.errors import extra, needs_package
+from qa_experiments.model.loading import model_skeleton
 
 # Attention projections LoRA adapts when model.lora.target_modules is null (the query and
 # value projections of the LoRA paper; ModernBERT fuses them into Wqkv).
@@ -48,6 +49,17 @@ def target_modules(model, lora_cfg) -> list[str]:
             f"a module of {model_type}; choose among its linear layers, e.g. "
             f"{DEFAULT_TARGETS.get(model_type, sorted(leaves)[:4])}")
     return list(targets)
+
+
+def check_lora(model_cfg) -> None:
+    """Before any data or weights are loaded: MissingPackageError without PEFT, ConfigError
+    for a target that is no module of the model (checked on its config's skeleton)."""
+    if not model_cfg.lora.enabled:
+        return
+    with needs_package("model.lora.enabled=true", extra("lora")):
+        import peft  # noqa: F401
+
+    target_modules(model_skeleton(model_cfg), model_cfg.lora)
 
 
 def with_lora(model, lora_cfg):

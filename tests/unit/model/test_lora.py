@@ -1,19 +1,29 @@
 """LoRA (model/lora.py) on every tiny family: the family's own QA head is trained, a target
-that is no module of the model is refused, and merging the adapters changes no answer."""
+that is no module of the model is refused (also from its config alone, before any weights are
+read), and merging the adapters changes no answer."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_experiments.config.schema import ConfigError, LoraConfig
+from qa_experiments.config.schema import ConfigError, LoraConfig, ModelConfig
 from qa_experiments.errors import MissingPackageError
-from qa_experiments.model.lora import head_modules, merged, trainable_share, with_lora
-from qa_experiments.model.tiny_models import ARCHITECTURES, cached_tiny_model
+from qa_experiments.model.lora import (
+    DEFAULT_TARGETS,
+    check_lora,
+    head_modules,
+    merged,
+    trainable_share,
+    with_lora,
+)
+from qa_experiments.model.tiny_models import ARCHITECTURES, MODEL_TYPES, cached_tiny_model
 
 HEADS = {"modernbert": ["classifier", "head"]}  # every other family: qa_outputs
 LORA = OmegaConf.structured(LoraConfig(enabled=True))
@@ -74,3 +84,29 @@ def test_lora_without_peft_says_what_to_install(monkeypatch):
         with_lora(model, LORA)
     assert str(missing.value) == ("model.lora.enabled=true needs the package 'peft', which is "
                                   "not installed: pip install 'qa-experiments[lora]'")
+
+
+def config_only(architecture, tmp_path, **lora):
+    """model.* for a directory holding only the tiny model's config.json (no weights)."""
+    shutil.copy(Path(cached_tiny_model(architecture)) / "config.json", tmp_path)
+    return OmegaConf.structured(ModelConfig(name=architecture, name_or_path=str(tmp_path),
+                                            lora=LoraConfig(enabled=True, **lora)))
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_the_pre_flight_check_reads_the_config_alone(architecture, tmp_path):
+    check_lora(config_only(architecture, tmp_path))  # the family's default targets exist
+    model_type = MODEL_TYPES[architecture]
+    targets = DEFAULT_TARGETS[model_type]
+    check_lora(config_only(architecture, tmp_path, target_modules=targets))
+    with pytest.raises(ConfigError, match=f"nope is not a module of {model_type}"):
+        check_lora(config_only(architecture, tmp_path, target_modules=[*targets, "nope"]))
+
+
+def test_the_pre_flight_check_needs_peft_only_when_lora_is_on(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "peft", None)
+    model_cfg = config_only("bert", tmp_path)
+    with pytest.raises(MissingPackageError, match="pip install 'qa-experiments\\[lora\\]'"):
+        check_lora(model_cfg)
+    model_cfg.lora.enabled = False
+    check_lora(model_cfg)
