@@ -4,6 +4,7 @@ that shrink a run to seconds, config composition, and small builders and readers
 
 from __future__ import annotations
 
+import csv
 import json
 import random
 import re
@@ -155,6 +156,33 @@ def kill_and_resume(tmp_path, *extra) -> None:
         total = second[rate] * second["train_runtime"]
         assert total == pytest.approx(first[rate] * first["train_runtime"], rel=1e-6), rate
     assert second["train_runtime"] > ledger["seconds"] > 0  # both parts of the training
+
+
+# An Optuna search of tiny BERT trials (with FAST), reporting to its pruner every step.
+TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
+               "pruning.report_every=1", "pruning.eval_questions=4", "hydra.sweeper.params=null"]
+
+
+def search(cwd: Path, *overrides: str, status: int = 0) -> Path:
+    """Run a search in `cwd`, expecting exit `status` (1: every trial of this search failed);
+    its sweep directory."""
+    sweep = cwd / f"sweep{len(list(cwd.glob('sweep*')))}"
+    done = subprocess.run(
+        [sys.executable, "-m", "qa_experiments.train", *FAST, *TINY_SEARCH, *overrides,
+         f"hydra.sweep.dir={sweep}"],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == status, (done.stdout + done.stderr)[-4000:]
+    if status == 1:
+        assert done.stderr.splitlines()[-1].startswith(
+            "qa-train: error: every job of the sweep failed"), done.stderr[-4000:]
+    return sweep
+
+
+def trials_table(sweep: Path) -> list[dict[str, str]]:
+    """The search's trials.csv, one dict per trial."""
+    with (sweep / "trials.csv").open() as handle:
+        return list(csv.DictReader(handle))
 
 
 def make_job(

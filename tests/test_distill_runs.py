@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForQuestionAnswering
 
-from helpers import FAST, kill_and_resume, run_train
+from helpers import FAST, kill_and_resume, run_train, search, trials_table, wandb_history
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.model.tiny_models import cached_tiny_model
 
@@ -80,6 +80,14 @@ def test_a_teacher_the_student_cannot_learn_from_is_one_line_before_training(
 
     missing = refusal(train_cli(tmp_path, *distill("nobody/no-such-teacher")))
     assert "nobody/no-such-teacher" in missing
+
+    exported = tmp_path / "onnx"  # a real qa-export of the teacher run: it can only answer
+    done = subprocess.run([sys.executable, "-m", "qa_experiments.export", str(tiny_run),
+                           "--out", str(exported)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    onnx = refusal(train_cli(tmp_path, *distill(exported)))
+    assert f"distill.teacher='{exported}' is an ONNX export (qa-export)" in onnx
+    assert "a teacher must be a PyTorch model" in onnx
     assert not (tmp_path / "student" / "checkpoints").exists()
     assert "Teacher pass" not in (tmp_path / "student" / "train.log").read_text()
 
@@ -100,3 +108,33 @@ def test_a_killed_distilled_run_resumes_to_the_weights_of_one_never_stopped(tmp_
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert results["distillation"]["teacher"] == str(tiny_run)
+
+
+@pytest.mark.slow
+def test_an_optuna_search_over_temperature_and_weight_logs_both_losses_to_wandb(
+        tmp_path, tiny_run):
+    """Two trials over distill.temperature and distill.alpha, each a finished distilled run
+    with its trial's values; the teacher runs at most once; W&B gets the soft (distillation)
+    and hard (SQuAD) loss at every logged step, which mix into the loss the Trainer logs."""
+    sweep = search(tmp_path, "hydra.sweeper.n_trials=2", *distill(tiny_run)[1:],
+                   "distill.temperature=interval(1.0,4.0)", "distill.alpha=interval(0.1,0.9)",
+                   "trainer.max_steps=3", "logger=wandb", "logger.wandb.mode=offline")
+    rows = trials_table(sweep)
+    assert [row["state"] for row in rows] == ["complete", "complete"], rows
+    logs = [(sweep / row["trial"] / "train.log").read_text() for row in rows]
+    assert sum("Teacher pass" in log for log in logs) <= 1
+    assert "Reusing cached teacher logits" in logs[1]
+    for row in rows:
+        job = sweep / row["trial"]
+        temperature, alpha = float(row["distill.temperature"]), float(row["distill.alpha"])
+        assert 1.0 <= temperature <= 4.0 and 0.1 <= alpha <= 0.9
+        record = json.loads((job / "results.json").read_text())["distillation"]
+        assert (record["temperature"], record["alpha"]) == (pytest.approx(temperature),
+                                                           pytest.approx(alpha))
+        loss, soft, hard = (wandb_history(job, f"train/{key}")
+                            for key in ("loss", "soft_loss", "hard_loss"))
+        assert len(loss) == len(soft) == len(hard) == 3  # every step (logging_steps=1)
+        for total, s, h in zip(loss, soft, hard):
+            assert s > 0 and h > 0
+            assert total == pytest.approx(alpha * s + (1 - alpha) * h, rel=1e-3)
+    assert len({row["distill.alpha"] for row in rows}) == 2  # two draws, not one value twice

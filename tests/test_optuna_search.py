@@ -4,7 +4,6 @@ trials run by joblib in other processes) and the install of the `sweep` extra.""
 
 from __future__ import annotations
 
-import csv
 import json
 import subprocess
 import sys
@@ -16,7 +15,15 @@ import pytest
 from optuna.distributions import FloatDistribution
 from packaging.requirements import Requirement
 
-from helpers import FAST, compose_with_hydra, wandb_history, wandb_state
+from helpers import (
+    FAST,
+    TINY_SEARCH,
+    compose_with_hydra,
+    search,
+    trials_table,
+    wandb_history,
+    wandb_state,
+)
 from qa_experiments.analysis.comparison import collect_jobs
 from qa_experiments.search.optuna_storage import open_storage
 from qa_experiments.search.study_report import (
@@ -26,31 +33,6 @@ from qa_experiments.search.study_report import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_SEARCH = ["hparams_search=optuna", "model=tiny_bert", "optimizer.warmup=0",
-               "pruning.report_every=1", "pruning.eval_questions=4", "hydra.sweeper.params=null"]
-
-
-def search(cwd: Path, *overrides: str, status: int = 0) -> Path:
-    """Run a search in `cwd`, expecting exit `status` (1: every trial of this search failed);
-    its sweep directory."""
-    sweep = cwd / f"sweep{len(list(cwd.glob('sweep*')))}"
-    done = subprocess.run(
-        [sys.executable, "-m", "qa_experiments.train", *FAST, *TINY_SEARCH, *overrides,
-         f"hydra.sweep.dir={sweep}"],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == status, (done.stdout + done.stderr)[-4000:]
-    if status == 1:
-        assert done.stderr.splitlines()[-1].startswith(
-            "qa-train: error: every job of the sweep failed"), done.stderr[-4000:]
-    return sweep
-
-
-def trials_table(sweep: Path) -> list[dict[str, str]]:
-    with (sweep / "trials.csv").open() as handle:
-        return list(csv.DictReader(handle))
-
-
 @pytest.mark.slow
 def test_journal_search_prunes_fails_and_resumes(tmp_path):
     # ThresholdPruner(upper=-1) prunes any trial that reports at step 3 of its 4 steps:

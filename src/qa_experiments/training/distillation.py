@@ -55,9 +55,15 @@ class Teacher:
 
 def load_teacher(cfg: DictConfig) -> Teacher:
     """The teacher of `cfg.distill`, checked against the student (`cfg.model`, `cfg.data`);
-    DistillationError or RunLoadError/ModelLoadError (one line each) otherwise."""
+    DistillationError (an ONNX export, another vocabulary or other windows) or
+    RunLoadError/ModelLoadError (one line each) otherwise."""
     source = cfg.distill.teacher
     path = Path(source).expanduser()
+    if (path / layout.EXPORT_SETTINGS).is_file():
+        raise DistillationError(
+            f"distill.teacher={source!r} is an ONNX export (qa-export), which can only answer; "
+            "a teacher must be a PyTorch model whose logits the student learns from: give the "
+            "trained run (or its model/ directory) that was exported, or a Hub model id.")
     if path.exists():
         run = load_run(path)
         model, tokenizer, settings = run.model, run.tokenizer, _recorded_windows(path)

@@ -6,8 +6,17 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from qa_experiments.training.distillation import MASKED, distillation_collator, soft_loss
+from qa_experiments.errors import UserError
+from qa_experiments.runs import layout
+from qa_experiments.training.distillation import (
+    MASKED,
+    DistillationError,
+    distillation_collator,
+    load_teacher,
+    soft_loss,
+)
 
 
 def test_soft_loss_is_zero_for_the_teachers_own_logits_and_ignores_padding():
@@ -40,3 +49,13 @@ def test_collator_pads_teacher_logits_to_the_batch_with_no_probability():
     assert batch["teacher_start_logits"].tolist() == [[1.0, 2.0, 3.0], [4.0, MASKED, MASKED]]
     assert batch["teacher_end_logits"][1].tolist() == [0.5, MASKED, MASKED]
     assert distillation_collator(collate)([{"input_ids": [1]}])["input_ids"].tolist() == [[1]]
+
+
+def test_an_onnx_export_as_teacher_is_refused_before_anything_is_loaded(tmp_path):
+    """It was loaded as an answering model, then failed as one (no PyTorch logits)."""
+    (tmp_path / layout.EXPORT_SETTINGS).write_text("{}")  # nothing else is read
+    cfg = OmegaConf.create({"distill": {"teacher": str(tmp_path)}})
+    with pytest.raises(DistillationError, match=r"is an ONNX export \(qa-export\).*a teacher "
+                                                 r"must be a PyTorch model") as refused:
+        load_teacher(cfg)
+    assert isinstance(refused.value, UserError) and str(tmp_path) in str(refused.value)
