@@ -141,8 +141,11 @@ class Batcher:
             return False
         if await job.disconnected():
             self._jobs.remove(job)
-            left = job.pending.windows_left if job.pending is not None else "all"
-            logger.info("a client left: %s windows of its request dropped", left)
+            if job.pending is None:
+                logger.info("a client left: its request dropped before its windows were made")
+            else:
+                logger.info("a client left: %d windows of its request dropped",
+                            job.pending.windows_left)
             job.future.set_exception(Disconnected())
             return False
         return True
