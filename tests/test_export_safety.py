@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import onnx
 import pytest
@@ -19,6 +22,7 @@ from qa_experiments.errors import Failure, UserError
 from qa_experiments.inference import onnx_backend
 from qa_experiments.inference.answerer import QuestionAnswerer
 from qa_experiments.inference.predictor import load_run
+from qa_experiments.runs import staging
 from qa_experiments.runs.claim import RunDirError, owned
 
 QUESTION, CONTEXT = "Who wrote the book?", "The book was written by Jane Austen in 1813."
@@ -150,6 +154,61 @@ def test_a_failed_export_leaves_the_previous_one_and_holds_the_folder_while_writ
         export.main([str(tiny_run), "--out", str(out)])
     assert tree(out) == before
     assert [p.name for p in tmp_path.iterdir()] == ["onnx"]
+
+
+def export_process(run, out) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "qa_experiments.export", str(run),
+                             "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_staging(process, out, holding: str) -> Path:
+    """The staging folder of the running export `process` to `out`, once it holds `holding`."""
+    deadline = time.monotonic() + 300
+    while True:
+        found = [path for path in out.parent.glob(f".{out.name}.*")
+                 if (path / staging.MARKER).is_file() and (path / holding).exists()
+                 and json.loads((path / staging.MARKER).read_text())["pid"] == process.pid]
+        if found:
+            return found[0]
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+
+
+@pytest.mark.slow  # three exports, two of them at once: about a minute on 2 busy cores
+def test_a_killed_exports_staging_folder_is_removed_by_the_next_but_a_live_ones_never(
+        tiny_run, tmp_path):
+    """kill -9 during an export leaves its hidden folder (with a half-written model.onnx);
+    the next export to the same --out removes it, and an export running meanwhile (paused)
+    keeps its own folder and finishes. The user's own hidden folder of the same form stays."""
+    out = tmp_path / "onnx"
+    mine = tmp_path / ".onnx.mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    killed = export_process(tiny_run, out)
+    left = wait_for_staging(killed, out, "model.onnx")
+    killed.kill()
+    killed.communicate(timeout=60)
+    assert left.is_dir()
+    paused = export_process(tiny_run, out)
+    live = wait_for_staging(paused, out, staging.MARKER)
+    assert not left.exists()  # removed by the paused export before it made its own
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        done = qa_export(tiny_run, "--out", out)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (live / staging.MARKER).is_file()
+        assert "removed" not in done.stderr
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    _, err = paused.communicate(timeout=600)
+    assert paused.returncode == 0, err[-3000:]
+    assert f"removed {left}, left by an export (pid {killed.pid})" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".onnx.mine", "onnx"]
+    assert (mine / "notes.txt").read_text() == "mine"
+    assert (out / "qa_export.json").is_file() and not (out / staging.MARKER).exists()
+    with QuestionAnswerer.load(out) as answerer:
+        assert answerer.answer(QUESTION, CONTEXT).text in CONTEXT
 
 
 def foreign_model(path) -> None:

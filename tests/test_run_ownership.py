@@ -76,6 +76,38 @@ def test_a_second_process_is_refused_while_the_first_owns_the_run_directory(tmp_
     assert again.returncode == 0 and "reusing its results" in out, err
 
 
+@pytest.mark.slow  # about 90 s on 2 busy cores: four commands and a training start
+def test_a_run_still_training_is_named_as_such_and_a_killed_one_is_unfinished(tmp_path):
+    """While qa-train writes a run (a live owner, paused here so that it cannot finish first),
+    qa-predict and qa-evaluate say so in one line, naming its pid; once it is killed, the same
+    commands say the run has not finished."""
+    run_dir = tmp_path / "run"
+    first = train_process(run_dir, "data.max_train_samples=200")
+    deadline = time.monotonic() + 120
+    while not (run_dir / "status.json").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    first.send_signal(signal.SIGSTOP)
+    data = str(BUNDLED_DATA_DIR / "dev-v1.1.json.gz")
+    commands = [("qa_experiments.predict", "qa-predict", [str(run_dir), "-q", "Who?", "-c",
+                                                          "Ada wrote it."]),
+                ("qa_experiments.evaluate", "qa-evaluate",
+                 [str(run_dir), "--data", data, "--out", str(tmp_path / "eval.json")])]
+    try:
+        for module, prog, args in commands:
+            line = one_error_line(cli(module, *args), prog)
+            assert f"still being trained by a running job (pid {first.pid})" in line, line
+            assert "again" not in line and first.poll() is None
+    finally:
+        first.kill()  # a stopped process is killed too
+        first.communicate(timeout=60)
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+    for module, prog, args in commands:
+        line = one_error_line(cli(module, *args), prog)
+        assert "has not finished (status.json: running)" in line, line
+        assert "still being trained" not in line
+
+
 @pytest.mark.parametrize("content", ["user_files", "unreadable_status"])
 def test_a_directory_that_is_not_a_run_is_refused_and_left_untouched(tmp_path, content):
     folder = tmp_path / "mine"

@@ -25,6 +25,9 @@ from qa_experiments.inference.answerer import QuestionAnswerer
 
 # about 6,000 tokens: four of them are a long request within the limits (several rounds)
 LONG_CONTEXT = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
+# one context of about 85,000 characters (about 24,000 tokens), within the limits
+ONE_LONG_CONTEXT = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}."
+                            for i in range(2400))
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +87,13 @@ def test_sigterm_stops_at_once_with_a_half_sent_body_and_leaves_no_scratch_folde
 
 @pytest.mark.slow
 def test_a_short_request_is_not_held_back_by_a_long_one_and_overload_is_503(server):
-    """Completion order, not durations: the short request is answered while the long one (four
-    contexts of 6,000 tokens, within the limits) is still being answered; with --max-queue 2
-    and two long ones in progress, the next request is refused at once."""
+    """Completion order, not durations: the short request is answered while the long one (one
+    context of about 24,000 tokens, within the limits, answered in many rounds of windows) is
+    still being answered; with --max-queue 2 and two long ones in progress, the next request
+    is refused at once."""
     url = server
-    long = {"pairs": [{"question": QUESTION, "context": LONG_CONTEXT}] * 4}
+    long = {"question": QUESTION, "context": ONE_LONG_CONTEXT}
+    assert len(ONE_LONG_CONTEXT) < 100_000
     finished: list[tuple[str, int]] = []
 
     def send(name: str) -> threading.Thread:
@@ -139,7 +144,7 @@ def test_every_generated_request_gets_a_documented_status_never_a_500(server, tm
 
 @pytest.mark.slow
 def test_a_client_that_leaves_stops_costing(tiny_run):
-    """The long request's remaining chunks are dropped once its client has gone (said on
+    """The long request's remaining windows are dropped once its client has gone (said on
     stderr), instead of being answered for nobody."""
     process, url = start(tiny_run)
     body = json.dumps({"pairs": [{"question": QUESTION, "context": LONG_CONTEXT}] * 4}).encode()
@@ -155,7 +160,8 @@ def test_a_client_that_leaves_stops_costing(tiny_run):
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
-    assert re.search(r"a client left: [1-9] chunks of its request dropped", stderr), stderr
+    assert re.search(r"a client left: ([1-9][0-9]* windows of its request|its request) dropped",
+                     stderr), stderr
 
 
 @pytest.mark.skipif(not shutil.which("chromedriver"), reason="needs Debian's chromium-driver "

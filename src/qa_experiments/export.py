@@ -7,7 +7,8 @@ decoding. Needs the `export` extra: pip install 'qa-experiments[export]'.
 
 The export is written into a new hidden folder beside `--out` and renamed into place only when
 complete, replacing a previous export there whole; a folder that holds anything else is
-refused before the model loads, and a failed export leaves `--out` as it was.
+refused before the model loads, and a failed export leaves `--out` as it was. The hidden
+folder of a killed export is removed by the next export to the same `--out` (runs.staging).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import argparse
 import contextlib
 import os
 import shutil
-import tempfile
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -31,6 +32,7 @@ from qa_experiments.cli.arguments import (
 )
 from qa_experiments.data.squad_files import check_readable
 from qa_experiments.errors import extra, needs_package
+from qa_experiments.runs import staging
 from qa_experiments.runs.layout import EXPORT_SETTINGS
 
 PROG = "qa-export"
@@ -87,43 +89,56 @@ def _check_export_target(out: Path) -> None:
 
 @contextlib.contextmanager
 def _staged(out: Path) -> Iterator[Path]:
-    """A new hidden folder beside `out` for the block to write the export into, renamed to
-    `out` when the block succeeds (replacing a previous export there); removed, with the
-    parent folders it needed, when the block fails. OutputPathError at once when it cannot be
-    made (a read-only place, a file on the way, /proc)."""
+    """A new hidden folder beside `out` (runs.staging) for the block to write the export
+    into, renamed to `out` when the block succeeds (replacing a previous export there);
+    removed, with the parent folders it needed, when the block fails. The staging folders of
+    earlier exports to `out` that were killed are removed first. OutputPathError at once when
+    it cannot be made (a read-only place, a file on the way, /proc)."""
     made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        removed = staging.remove_dead(out)
+        folder = staging.make(out)
     except OSError as error:
         _remove_empty(made)
         raise OutputPathError(f"cannot write the export at --out {str(out)!r}: "
                               f"{error.strerror or error}; give a directory you can write "
                               "to.") from error
+    for path, pid in removed:
+        print(f"{PROG}: removed {path}, left by an export (pid {pid}) that was stopped before "
+              "it finished", file=sys.stderr)
     try:
-        yield staging
-        os.chmod(staging, 0o755)  # mkdtemp makes it 0700
-        _replace(out, staging)
+        yield folder.path
+        os.chmod(folder.path, 0o755)  # mkdtemp makes it 0700
+        folder.unmark()
+        _replace(out, folder.path)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(folder.path, ignore_errors=True)
         _remove_empty(made)
         raise
-
-
-def _replace(out: Path, staging: Path) -> None:
-    """Rename `staging` to `out`; a previous export at `out` is removed once it is replaced."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    previous = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-    os.replace(out, previous / out.name)
-    try:
-        os.replace(staging, out)
-    except OSError:
-        os.replace(previous / out.name, out)
-        raise
     finally:
-        shutil.rmtree(previous, ignore_errors=True)
+        folder.close()
+
+
+def _replace(out: Path, complete: Path) -> None:
+    """Rename the folder `complete` to `out`; a previous export at `out` is moved into a
+    staging folder of its own first (put back if the rename fails, or by the next export if
+    this process dies in between) and removed once it is replaced."""
+    if not out.exists():
+        os.replace(complete, out)
+        return
+    previous = staging.make(out, staging.PREVIOUS)
+    try:
+        os.replace(out, previous.path / out.name)
+        try:
+            os.replace(complete, out)
+        except OSError:
+            os.replace(previous.path / out.name, out)
+            raise
+    finally:
+        if out.exists():  # else the previous export stays, for the next export to put back
+            shutil.rmtree(previous.path, ignore_errors=True)
+        previous.close()
 
 
 def _remove_empty(folders: list[Path]) -> None:

@@ -28,13 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 
 from qa_experiments.config.schema import AUTO_THRESHOLD
 from qa_experiments.data.splits import MAX_CONTEXT_CHARS
 from qa_experiments.data.squad_files import DataError, is_unicode_text
 from qa_experiments.data.windows import prepare_eval_features
 from qa_experiments.errors import UserError
-from qa_experiments.evaluation.model_eval import decode_answers, predict_logits
+from qa_experiments.evaluation.model_eval import (
+    MODEL_INPUTS,
+    decode_answers,
+    predict_logits,
+)
 from qa_experiments.inference.predictor import (
     LoadedRun,
     confidence,
@@ -98,6 +103,47 @@ def withheld(text: str, confidence_value: float | None, min_confidence: float | 
             and confidence_value < min_confidence)
 
 
+class Pending:
+    """Pairs cut into windows by `QuestionAnswerer.prepare`, waiting for the logits of their
+    windows (`predict`) before they are decoded (`decode`)."""
+
+    def __init__(self, examples: datasets.Dataset | None, features: datasets.Dataset | None,
+                 lengths: np.ndarray, top_k: int, min_confidence: float | None):
+        self.examples = examples
+        self.features = features
+        self.top_k = top_k
+        self.min_confidence = min_confidence
+        # The windows in the order they are predicted: shortest first, as predict_logits runs
+        # them, so that parts of whole batches are batched as in one call.
+        self.order = np.argsort(lengths, kind="stable")
+        self.window_tokens = lengths[self.order]  # each window's tokens, in that order
+        self.predicted = 0  # how many windows of `order` have their logits
+        width = max((len(ids) for ids in features["input_ids"]), default=0) \
+            if features is not None else 0
+        # Positions past a window's own tokens stay at predict_logits' -1e4.
+        self.start_logits = np.full((len(lengths), width), -1e4, dtype=np.float32)
+        self.end_logits = self.start_logits.copy()
+        self.model_columns = [c for c in MODEL_INPUTS
+                              if features is not None and c in features.column_names]
+        self.model_columns.append("length")
+
+    @property
+    def windows_left(self) -> int:
+        return len(self.order) - self.predicted
+
+    def next_windows(self, count: int) -> np.ndarray:
+        """The rows of the next `count` windows to predict (fewer when fewer are left)."""
+        return self.order[self.predicted:self.predicted + count]
+
+    def store(self, rows: np.ndarray, start_logits: np.ndarray, end_logits: np.ndarray
+              ) -> None:
+        """Keep the logits of the windows `rows` (the next ones, from `next_windows`)."""
+        width = min(self.start_logits.shape[1], start_logits.shape[1])
+        self.start_logits[rows, :width] = start_logits[:, :width]
+        self.end_logits[rows, :width] = end_logits[:, :width]
+        self.predicted += len(rows)
+
+
 class QuestionAnswerer:
     """A trained model, loaded once, answering questions (see the module docstring)."""
 
@@ -139,6 +185,15 @@ class QuestionAnswerer:
         """Answers to (question, context) pairs (tuples or lists of two strings), computed
         together (windows batched); [] for no pairs. `top_k`: how many alternatives
         (an int >= 0); `min_confidence`: None or a probability in [0, 1]."""
+        pending = self.prepare(pairs, top_k=top_k, min_confidence=min_confidence)
+        self.predict([(pending, pending.windows_left)])
+        return self.decode(pending)
+
+    def prepare(self, pairs: Sequence[tuple[str, str]], *, top_k: int = 0,
+                min_confidence: float | None = None) -> Pending:
+        """The first stage of `answer_batch`: the arguments checked (as there) and the pairs
+        cut into windows, whose logits `predict` computes, in as many steps as wanted, before
+        `decode` gives the answers (qa-serve interleaves the windows of several requests so)."""
         pairs = check_pairs(pairs)
         top_k = check_top_k(top_k)
         if min_confidence is not None:
@@ -148,7 +203,7 @@ class QuestionAnswerer:
                 raise DataError("min_confidence needs a calibration, but this model has none "
                                 "(too few eval questions to fit one, or a bare checkpoint).")
         if not pairs:
-            return []
+            return Pending(None, None, np.zeros(0, dtype=np.int64), top_k, min_confidence)
         examples = datasets.Dataset.from_list([
             {"id": str(i), "question": check_text("question", q, where),
              "context": check_text("context", c, where, MAX_CONTEXT_CHARS)}
@@ -156,12 +211,42 @@ class QuestionAnswerer:
             for where in [f" of pair {i}" if len(pairs) > 1 else ""]])
         with no_progress_bars():
             features = prepare_eval_features(examples, self.run.tokenizer, self.run.data_cfg)
-        start_logits, end_logits = predict_logits(self._trainer, features)
+        return Pending(examples, features, np.asarray(features["length"], dtype=np.int64),
+                       top_k, min_confidence)
+
+    def predict(self, work: Sequence[tuple[Pending, int]]) -> None:
+        """The logits of the next `count` windows of each Pending in `work`, computed by the
+        model together. A Pending's windows go shortest first, as `answer_batch` runs them,
+        so predicting them in parts of whole prediction batches (`run.eval_batch_size`
+        windows; any part for an ONNX export, which runs windows one by one) gives the same
+        logits as one call."""
+        parts = [(pending, pending.next_windows(count)) for pending, count in work if count]
+        if not parts:
+            return
+        inputs = datasets.concatenate_datasets(
+            [pending.features.select(rows).select_columns(pending.model_columns)
+             for pending, rows in parts])
+        start_logits, end_logits = predict_logits(self._trainer, inputs)
+        first = 0
+        for pending, rows in parts:
+            pending.store(rows, start_logits[first:first + len(rows)],
+                          end_logits[first:first + len(rows)])
+            first += len(rows)
+
+    def decode(self, pending: Pending) -> list[Answer]:
+        """The last stage of `answer_batch`: the answers, once `predict` has computed the
+        logits of every window of `pending`."""
+        if pending.windows_left:
+            raise ValueError(f"{pending.windows_left} windows have no logits yet; predict them "
+                             "first.")
+        if pending.examples is None:
+            return []
+        data_cfg = self.run.data_cfg
         predictions = decode_answers(
-            start_logits, end_logits, features, examples, self.run.data_cfg,
-            null_score_diff_threshold=self.run.data_cfg.null_score_diff_threshold,
-            keep_candidates=top_k)
-        return [self._answer(p, top_k, min_confidence) for p in predictions]
+            pending.start_logits, pending.end_logits, pending.features, pending.examples,
+            data_cfg, null_score_diff_threshold=data_cfg.null_score_diff_threshold,
+            keep_candidates=pending.top_k)
+        return [self._answer(p, pending.top_k, pending.min_confidence) for p in predictions]
 
     def _answer(self, prediction: Prediction, top_k: int, min_confidence: float | None
                 ) -> Answer:

@@ -49,6 +49,7 @@ from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
 from qa_experiments.runs import layout
+from qa_experiments.runs.claim import live_owner
 from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS, model_directory
 from qa_experiments.scoring.calibration import PlattCalibration
 from qa_experiments.scoring.calibration_metrics import brier_score, expected_calibration_error
@@ -212,9 +213,16 @@ def _decoding_threshold(data_cfg: DictConfig, override: float | str | None,
 
 
 def _check_run_finished(path: Path, model_dir: Path) -> None:
-    """RunLoadError for a run directory whose run has not finished (so it has no model/)."""
+    """RunLoadError for a run directory whose run has not finished (so it has no model/):
+    one that a live job is still training, or one that ended unfinished."""
     if model_dir != path:
         return
+    owner = live_owner(path)
+    if owner is not None:
+        who = f" (pid {owner.pid})" if owner.pid is not None else ""
+        raise RunLoadError(f"The run in {str(path)!r} is still being trained by a running "
+                           f"job{who}, so it has no model yet; wait for that job to finish, or "
+                           "give a finished run.")
     status_doc = layout.read_json_object(path / layout.STATUS)
     if status_doc is None:
         return

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,47 @@ def kept_from_jobs(path: Path, what: str = "--out") -> Iterator[None]:
     finally:
         for handle in held:
             os.close(handle)  # releases the lock
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The live process that holds a run directory (`owned`); `pid` None where the system
+    does not say (no /proc/locks)."""
+
+    pid: int | None
+
+
+def live_owner(run_dir: Path) -> Owner | None:
+    """The live job that holds `run_dir` now (qa-train writing its run there), else None (no
+    job, or one that ended however it ended: the OS drops its lock). Tried without waiting;
+    nothing is written."""
+    handle = _open_directory(Path(run_dir))
+    if handle is None:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return Owner(_lock_holder(os.fstat(handle)))
+    except OSError:
+        return None  # a file system without flock: no job can hold a directory there
+    finally:
+        os.close(handle)  # releases the shared lock if it was taken
+    return None
+
+
+def _lock_holder(stat: os.stat_result) -> int | None:
+    """The pid that holds the exclusive flock on the file of `stat`, from /proc/locks (Linux;
+    lines `N: FLOCK ADVISORY WRITE PID MAJOR:MINOR:INODE 0 EOF`); None where it is not listed."""
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if fields[1:4] == ["FLOCK", "ADVISORY", "WRITE"] and fields[5:6] == [device]:
+            return int(fields[4]) if fields[4].isdigit() else None
+    return None
 
 
 def check_not_held(path: Path, what: str = "--out") -> None:

@@ -35,7 +35,7 @@ MAX_QUESTION_CHARS = 2_000
 MAX_PAIRS = 32
 MAX_TOP_K = 20
 MAX_REQUEST_TOKENS = 32_768  # questions and contexts together, by the model's tokenizer
-CHUNK_TOKENS = 4_096  # the work of one round of the batcher (about 16 windows of 384)
+CHUNK_TOKENS = 4_096  # the work of one round of the batcher (about 10 windows of 384)
 
 
 class Pair(BaseModel):
@@ -134,18 +134,18 @@ class TooMuchWork(UserError):
     """A request over MAX_REQUEST_TOKENS tokens (HTTP 413)."""
 
 
-class TokenCounter:
-    """Tokens per question/context pair, by the model's tokenizer (a copy of its fast backend:
-    the answering thread uses the original, and a tokenizer is not safe to share)."""
+class TokenCheck:
+    """A request's tokens checked against the limits, counted by the model's tokenizer (a copy
+    of its fast backend: the answering thread uses the original, and a tokenizer is not safe
+    to share)."""
 
     def __init__(self, tokenizer):
         self.backend = copy.deepcopy(tokenizer.backend_tokenizer)
         self.backend.no_truncation()
         self.backend.no_padding()
 
-    def __call__(self, pairs: list[tuple[str, str]], batch: bool) -> list[int]:
-        """Each pair's tokens; UserError for a text without tokens, TooMuchWork past the
-        limit."""
+    def __call__(self, pairs: list[tuple[str, str]], batch: bool) -> None:
+        """UserError for a text without tokens, TooMuchWork past MAX_REQUEST_TOKENS."""
         encoded = self.backend.encode_batch([text for pair in pairs for text in pair],
                                             add_special_tokens=False)
         counts = [len(encoding.ids) for encoding in encoded]
@@ -154,19 +154,17 @@ class TokenCounter:
                 where = f" of pair {i // 2}" if batch else ""
                 raise UserError(f"The {name}{where} has no tokens (only spaces, control or "
                                 "zero-width characters); give text the model can read.")
-        tokens = [counts[i] + counts[i + 1] for i in range(0, len(counts), 2)]
-        if sum(tokens) > MAX_REQUEST_TOKENS:
-            raise TooMuchWork(f"the request has {sum(tokens)} tokens; at most "
+        if sum(counts) > MAX_REQUEST_TOKENS:
+            raise TooMuchWork(f"the request has {sum(counts)} tokens; at most "
                               f"{MAX_REQUEST_TOKENS} are answered per request: split it")
-        return tokens
 
 
 def create_app(answerer: QuestionAnswerer, *, batching: bool = True,
                window_s: float = 0.005, max_queue: int = 64) -> FastAPI:
     """The application answering with `answerer` (loaded once, before the server starts)."""
-    batcher = Batcher(answerer, batching=batching, window_s=window_s, max_pairs=MAX_PAIRS,
+    batcher = Batcher(answerer, batching=batching, window_s=window_s,
                       chunk_tokens=CHUNK_TOKENS, max_jobs=max_queue)
-    count_tokens = TokenCounter(answerer.run.tokenizer)
+    check_tokens = TokenCheck(answerer.run.tokenizer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -187,8 +185,8 @@ def create_app(answerer: QuestionAnswerer, *, batching: bool = True,
             where = f" of pair {i}" if body.pairs is not None else ""
             check_text("question", question, where)
             check_text("context", context, where, MAX_CONTEXT_CHARS)
-        tokens = await asyncio.to_thread(count_tokens, pairs, body.pairs is not None)
-        answers = await batcher.answer(pairs, tokens, body.top_k, body.min_confidence,
+        await asyncio.to_thread(check_tokens, pairs, body.pairs is not None)
+        answers = await batcher.answer(pairs, body.top_k, body.min_confidence,
                                        request.is_disconnected)
         if body.pairs is None:
             return {"answer": answers[0].to_dict()}
