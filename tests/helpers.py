@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import re
 import signal
@@ -417,3 +418,18 @@ def one_line(error: BaseException) -> str:
     message = str(error)
     assert "\n" not in message and message.strip(), repr(message)
     return message
+
+
+def run(module: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
+    # Transformers prints a banner when WANDB_MODE=offline is set (conftest sets it).
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd, env=env)
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess, prog: str, expected: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == "", done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"{prog}: error: ") and expected in lines[0], lines[0]

@@ -104,6 +104,7 @@ def test_non_finite_scores_are_not_shown_as_nan(tmp_path):
     assert_png(report.charts["no_answer_threshold"])
 
 
+@pytest.mark.slow
 def test_every_tiny_run_ends_with_its_report_and_qa_report_rewrites_it(tmp_path):
     _, run_dir = run_train(tmp_path, "v2", ["model=tiny_roberta", "data=sample_v2"])
     report = run_dir / "report"

@@ -12,6 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from qa_experiments.data.splits import DataError, load_split
 from squad_records import CONTEXT, nested, qa, split_cfg, write
 
@@ -20,6 +22,7 @@ from squad_records import CONTEXT, nested, qa, split_cfg, write
 # negative start). Each drops its record, named by file, id and field, in either split.
 
 
+@pytest.mark.slow
 def test_catalogue_of_bad_records_through_the_real_entrypoint(tmp_path):
     """Every kind of bad record in one file: the run trains on the valid ones and reports."""
     import subprocess

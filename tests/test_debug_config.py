@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from helpers import compose_config
 from qa_experiments.config.schema import validate_config
 
@@ -21,6 +23,7 @@ def test_debug_composes_small_and_wins_over_an_experiment():
         assert (cfg.data.max_train_samples, cfg.data.max_eval_samples) == (16, 8)
 
 
+@pytest.mark.slow
 def test_qa_train_debug_runs_offline(tmp_path):
     """The real entry point in a fresh process: it registers the schema and resolvers itself."""
     run_dir = tmp_path / "run"

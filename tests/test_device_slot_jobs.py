@@ -9,6 +9,8 @@ import subprocess
 import sys
 from datetime import datetime
 
+import pytest
+
 from helpers import FAST
 from qa_experiments.lifecycle.device_slots import SLOT_DIR_ENV, device_slot
 
@@ -39,6 +41,7 @@ def slot_times(train_log: str) -> tuple[str, datetime, datetime]:
     return devices, parse(stamps["from"]), parse(stamps["to"])
 
 
+@pytest.mark.slow
 def test_a_joblib_sweep_gives_each_job_its_own_gpu(tmp_path):
     # Three jobs at once on a (simulated) two-GPU machine: one waits for a free GPU.
     done = subprocess.run(

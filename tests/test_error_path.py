@@ -8,7 +8,9 @@ import json
 import os
 import shutil
 
-from test_error_policy import assert_one_error_line, run
+import pytest
+
+from helpers import assert_one_error_line, run
 
 NOT_FAST = "is not a fast (Rust) tokenizer"
 
@@ -21,6 +23,7 @@ def python_only_tokenizer(directory):
     return directory
 
 
+@pytest.mark.slow
 def test_a_model_without_a_fast_tokenizer_is_one_line_and_exit_2_in_training_and_prediction(
         tiny_run, tmp_path):
     """It was a ValueError: exit 1 from qa-train, re-typed by qa-predict."""

@@ -12,20 +12,7 @@ import sys
 
 import pytest
 
-
-def run(module: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
-    # Transformers prints a banner when WANDB_MODE=offline is set (conftest sets it).
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd, env=env)
-
-
-def assert_one_error_line(done: subprocess.CompletedProcess, prog: str, expected: str) -> None:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stdout == "", done.stdout
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith(f"{prog}: error: ") and expected in lines[0], lines[0]
+from helpers import assert_one_error_line, run
 
 
 @pytest.mark.parametrize(
@@ -115,6 +102,7 @@ def test_qa_push_refuses_an_unfinished_run_a_bad_repo_id_and_an_unreachable_hub(
                           "cannot upload to the Hub repository 'me/model'")
 
 
+@pytest.mark.slow
 def test_without_the_sweep_extra_commands_stay_quiet_and_a_search_says_what_to_install(
         tmp_path):
     """The quick start's install has no `sweep` extra (no Optuna): Hydra's plugin scan must not

@@ -56,6 +56,7 @@ def int8_export(tiny_run, tmp_path_factory):
     return out, done
 
 
+@pytest.mark.slow
 def test_the_tracers_warnings_are_not_passed_on(int8_export):
     """The exporter's warnings about its trace are proven harmless by the logit check after
     the export (onnx_backend.check_logits); none reaches the user."""
@@ -124,6 +125,7 @@ def test_an_export_as_the_source_is_one_line(int8_export, tmp_path):
     assert not (tmp_path / "again").exists()
 
 
+@pytest.mark.slow
 def test_a_user_error_after_loading_is_one_line_without_a_banner(tmp_path):
     """Transformers prints `[INFO] Running in WANDB offline mode` on stdout when it is
     imported with WANDB_MODE=offline; the error found once it is imported stays one line."""
@@ -251,6 +253,7 @@ def test_a_damaged_export_is_one_line_when_loaded(int8_export, tmp_path, damage)
     assert "\n" not in str(raised.value)
 
 
+@pytest.mark.slow
 def test_qa_predict_refuses_a_damaged_export_in_one_line(int8_export, tmp_path):
     out = tmp_path / "onnx"
     shutil.copytree(int8_export[0], out)

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from test_serve import post
-from test_serve import start as serve
+from serve_process import post
+from serve_process import start as serve
 
 from helpers import FAST, compose_config, kill_and_resume
 from qa_experiments import predict

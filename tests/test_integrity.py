@@ -60,6 +60,7 @@ def test_refused_and_reusing_runs_leave_a_finished_run_byte_identical(tmp_path):
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_resume_with_changed_settings_is_refused_and_leaves_the_run_untouched(tmp_path):
     run_dir = tmp_path / "run"
     assert train_cli(run_dir, "trainer.save_steps=3").returncode == 0

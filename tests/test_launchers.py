@@ -100,6 +100,7 @@ def test_optuna_study_persists_in_sqlite_and_resumes(tmp_path):
     assert best["best_value"] == pytest.approx(max(f1s))  # over both runs of the study
 
 
+@pytest.mark.slow
 def test_optuna_study_goes_on_after_a_failed_trial(tmp_path):
     # The sampler's seed is the run seed (42): trial 0 draws lr=-1.0, which the optimizer
     # refuses (the job fails), and trial 1 draws lr=1e-4.
@@ -114,6 +115,7 @@ def test_optuna_study_goes_on_after_a_failed_trial(tmp_path):
     assert best["best_value"] == pytest.approx(job(sweep, 1)[0]["f1"])
 
 
+@pytest.mark.slow
 def test_joblib_runs_jobs_in_parallel(tmp_path):
     done = multirun(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                     "model=tiny_bert", "optimizer.lr=1e-4,5e-4")

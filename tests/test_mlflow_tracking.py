@@ -136,6 +136,7 @@ def test_a_sweep_is_one_parent_run_with_a_finished_run_per_job(mlflow_server, ex
 
 @pytest.mark.parametrize(("stop", "status"), [(RuntimeError("boom"), "FAILED"),
                                               (SystemExit(1), "KILLED")])
+@pytest.mark.slow
 def test_a_job_that_fails_or_is_stopped_is_marked_so(mlflow_server, experiment, tmp_path,
                                                      monkeypatch, stop, status):
     def evaluation_stops(*args, **kwargs):
@@ -153,6 +154,7 @@ def test_a_job_that_fails_or_is_stopped_is_marked_so(mlflow_server, experiment, 
     assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_server_down_at_start_is_one_line_and_exit_2_before_training(tmp_path):
     run_dir = tmp_path / "run"
     # without WANDB_MODE=offline (conftest), which transformers' integrations print at import
@@ -211,6 +213,7 @@ def test_a_killed_and_resumed_job_is_one_run_with_each_step_once(mlflow_server, 
     assert killed.data.metrics["eval/f1"] == pytest.approx(results["f1"])
 
 
+@pytest.mark.slow
 def test_several_trackers_at_once_get_the_same_figures(mlflow_server, experiment, tmp_path):
     run_dir = tmp_path / "run"
     train(compose_config(["debug=default", "logger=[wandb,mlflow,tensorboard]",

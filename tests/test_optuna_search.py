@@ -158,6 +158,7 @@ def test_sweep_extra_installs_beside_the_newest_optuna_and_sqlalchemy(tmp_path):
     assert versions["sqlalchemy"].startswith("2.")
 
 
+@pytest.mark.slow
 def test_pruned_trial_is_tagged_in_its_wandb_run(tmp_path):
     sweep = search(tmp_path, "hydra.sweeper.n_trials=1", "hydra/sweeper/pruner=threshold",
                    "hydra.sweeper.pruner.upper=-1", "trainer.max_steps=3", "optimizer.lr=1e-3",

@@ -42,6 +42,7 @@ def one_error_line(done, prog: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_while_the_first_owns_the_run_directory(tmp_path):
     run_dir = tmp_path / "run"
     first = train_process(run_dir, "data.max_train_samples=200")  # a few seconds of training
@@ -179,6 +180,7 @@ def test_default_outputs_for_a_model_inside_a_run_go_beside_the_run(tiny_run):
     assert snapshot(tiny_run / "model") == model_files
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_reused_after_its_data_changed(tmp_path):
     """The run records each data file's SHA-256; a re-run of the same command on changed data
     is refused instead of reporting the old results for it."""
@@ -203,6 +205,7 @@ def test_a_finished_run_is_not_reused_after_its_data_changed(tmp_path):
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_relative_data_paths_resolve_where_the_command_started_also_with_chdir(tmp_path):
     data = json.loads(gzip.open(BUNDLED_DATA_DIR / "train-v1.1-subset.json.gz", "rt").read())
     (tmp_path / "data").mkdir()

@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 import pytest
-from test_serve import CONTEXT, QUESTION, SERVE, post, start
+from serve_process import CONTEXT, QUESTION, SERVE, post, start
 
 from qa_experiments.inference.answerer import QuestionAnswerer
 

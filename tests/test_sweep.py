@@ -53,6 +53,7 @@ def test_sweep_over_backbones_and_learning_rates(tmp_path, capsys):
         assert (sweep / name).is_file()
 
 
+@pytest.mark.slow
 def test_failed_job_is_isolated_and_finished_jobs_are_reused(tmp_path):
     sweep = tmp_path / "sweep"
     # A negative learning rate is refused before the job starts: job 1 fails.

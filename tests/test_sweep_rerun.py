@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from helpers import FAST
 
 
@@ -17,6 +19,7 @@ def sweep(sweep_dir, *overrides) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_sweep_summary_and_a_rerun_with_other_values(tmp_path):
     sweep_dir = tmp_path / "sweep"
     first = sweep(sweep_dir, "optimizer.lr=1e-3,2e-3")

@@ -62,6 +62,7 @@ def test_mixed_precision_pads_to_multiples_of_8_and_evaluates(tmp_path):
     assert f1 == results["f1"] and len(json.loads((run_dir / "predictions.json").read_text())) == 12
 
 
+@pytest.mark.slow
 def test_same_config_gives_same_scores(tmp_path):
     overrides = ["model=tiny_bert", "trainer.num_train_epochs=2"]
     _, first = run_train(tmp_path, "first", overrides)
@@ -141,6 +142,7 @@ def test_cli_reports_missing_data_file(tmp_path):
     assert "missing.json" in output and "does not exist" in output
 
 
+@pytest.mark.slow
 def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("QA_EXPERIMENTS_CACHE", str(tmp_path / "cache"))
     overrides = ["model=tiny_bert", "data.max_train_samples=200", "data.max_eval_samples=100"]
@@ -158,6 +160,7 @@ def test_second_run_reuses_tokenized_windows(tmp_path, monkeypatch, caplog):
     assert longer["train_features"] > first["train_features"]  # other windows: not reused
 
 
+@pytest.mark.slow
 def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch):
     """Length-bucketed batches vary in length; dynamo must switch to a dynamic length after the
     first change instead of compiling once per length (or falling back to eager at its limit)."""
@@ -170,6 +173,7 @@ def test_torch_compile_does_not_recompile_per_batch_length(tmp_path, monkeypatch
     assert_training_rate_matches(results)
 
 
+@pytest.mark.slow
 def test_intermediate_scores_leave_training_unchanged(tmp_path):
     # The slice evaluations run inside training; they must not move the random state that
     # dropout and later batches draw from, or a reporting job trains a different model.
