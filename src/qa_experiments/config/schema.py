@@ -96,7 +96,9 @@ class HardwareConfig:
     """Device, precision and batch shapes."""
 
     device: str = "auto"  # auto, cpu or cuda
-    precision: str = "auto"  # auto (bf16 where supported, else fp16; fp32 on CPU), bf16, fp16, fp32
+    # auto: bf16 where supported (a GPU's bf16, a CPU's bf16 units), else fp16 on a GPU and fp32
+    # on the CPU; or bf16, fp16 (CUDA only), fp32 (turns bf16 off)
+    precision: str = "auto"
     tf32: bool = True  # TF32 matmuls on Ampere or newer GPUs
     train_batch_size: int = 16
     eval_batch_size: int = 64
