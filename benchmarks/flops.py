@@ -4,6 +4,7 @@ on this machine, the denominator of a model-FLOPs utilisation."""
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
@@ -13,10 +14,16 @@ from transformers import AutoModelForQuestionAnswering
 
 def flops_per_token(model_dir: str, window: float) -> float:
     """PaLM's training FLOPs per token: 6 N (non-embedding) + 12 L d T."""
+    n, layers, width = model_size(model_dir)
+    return 6 * n + 12 * layers * width * window
+
+
+@functools.cache
+def model_size(model_dir: str) -> tuple[int, int, int]:
+    """Non-embedding parameters, layers and width of a QA model (loaded once per directory)."""
     model = AutoModelForQuestionAnswering.from_pretrained(model_dir)
     n = sum(p.numel() for name, p in model.named_parameters() if ".embeddings." not in name)
-    c = model.config
-    return 6 * n + 12 * c.num_hidden_layers * c.hidden_size * window
+    return n, model.config.num_hidden_layers, model.config.hidden_size
 
 
 def cpu_matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
