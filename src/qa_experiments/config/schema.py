@@ -89,6 +89,8 @@ class OptimizerConfig:
     eps: float = 1e-8
     warmup: float = 0.1  # fraction of the training steps when < 1, else a step count
     scheduler: str = "linear"
+    # The new span-prediction head (qa_outputs) learns at lr x this; the backbone at lr.
+    head_lr_multiplier: float = 1.0
 
 
 @dataclass
@@ -249,6 +251,7 @@ STEPS = (lambda v: 0 < v < 1 or (1 <= v <= MAX_STEPS and float(v).is_integer()),
          "training steps")
 RANGES = {
     "optimizer.lr": POSITIVE,
+    "optimizer.head_lr_multiplier": POSITIVE,
     "model.lora.rank": COUNT,
     "model.lora.alpha": POSITIVE,
     "model.lora.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),

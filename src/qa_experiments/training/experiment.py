@@ -113,6 +113,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
         data_collator=collate,
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
+        head_lr_multiplier=cfg.optimizer.head_lr_multiplier,
         **distill_arguments,
     )
     checkpoint = resume_checkpoint(cfg, args)
