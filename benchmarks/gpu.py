@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from flops import flops_per_token  # beside this script
 from hydra import compose, initialize_config_dir
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, BertConfig, TrainerCallback
 from transformers import trainer as hf_trainer
@@ -161,14 +162,6 @@ def bert_base(out: Path, smoke: bool = False) -> Path:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
-
-
-def flops_per_token(model_dir: str, window: float) -> float:
-    """PaLM's training FLOPs per token: 6 N (non-embedding) + 12 L d T."""
-    model = AutoModelForQuestionAnswering.from_pretrained(model_dir)
-    n = sum(p.numel() for name, p in model.named_parameters() if ".embeddings." not in name)
-    c = model.config
-    return 6 * n + 12 * c.num_hidden_layers * c.hidden_size * window
 
 
 def compose_run(overrides: list[str]):

@@ -1,11 +1,13 @@
 """Load check of qa-serve on localhost: N concurrent clients for a fixed time, batched against
-unbatched (--no-batching), one server after the other in this run.
+unbatched (--no-batching), and with --export the run's ONNX export (qa-export; int8 when it
+holds one) served the default way, one server after the other in this run.
 
 Each client posts one question about a SQuAD dev paragraph after another. Prints requests/s,
-p50/p99 latency and errors (which must be 0) for each mode. Run it with nothing else on the
-machine; only 127.0.0.1 is contacted.
+p50/p99 latency and errors (which must be 0) for each mode, and with --export the export's
+requests/s and p50 against the PyTorch run's, both batched (qa-serve's default). Run it with
+nothing else on the machine; only 127.0.0.1 is contacted.
 
-    python benchmarks/serve_load.py RUN_DIR [--clients 8] [--seconds 30]
+    python benchmarks/serve_load.py RUN_DIR [--clients 8] [--seconds 30] [--export DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def free_port() -> int:
 
 
 def start_server(run_dir: Path, port: int, batching: bool) -> subprocess.Popen:
+    """qa-serve on `run_dir` (a run or an export) at `port`, once its /health answers."""
     command = [sys.executable, "-m", "qa_experiments.serve", str(run_dir), "--port", str(port)]
     server = subprocess.Popen(command + ([] if batching else ["--no-batching"]),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -83,22 +86,32 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--export", type=Path, help="the run's qa-export directory: serve it too")
     args = parser.parse_args()
     records = read_squad_file(bundled_data_path("dev-v1.1.json.gz"))[:500]
     pairs = [{"question": r["question"], "context": r["context"]} for r in records]
+    modes = [("unbatched", args.run_dir, False), ("batched", args.run_dir, True)]
+    if args.export:
+        modes.append(("export, batched", args.export, True))
     print(f"{args.clients} clients, {args.seconds:.0f} s each mode, {args.run_dir}")
     print("| mode | requests/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
-    for batching in (False, True):
+    rows = {}
+    for name, path, batching in modes:
         port = free_port()
-        server = start_server(args.run_dir, port, batching)
+        server = start_server(path, port, batching)
         try:
-            row = load(port, pairs, args.clients, args.seconds)
+            rows[name] = row = load(port, pairs, args.clients, args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        print(f"| {'batched' if batching else 'unbatched'} | {row['requests_per_second']:.1f} | "
+        print(f"| {name} | {row['requests_per_second']:.1f} | "
               f"{row['p50_ms']:.0f} | {row['p99_ms']:.0f} | {row['errors']} |", flush=True)
-
+    if args.export:
+        ours, base = rows["export, batched"], rows["batched"]
+        print(f"export vs PyTorch run (both batched): "
+              f"{ours['requests_per_second'] / base['requests_per_second']:.2f}x requests/s, "
+              f"p50 {ours['p50_ms']:.0f} vs {base['p50_ms']:.0f} ms, "
+              f"errors {ours['errors']} and {base['errors']}")
 
 if __name__ == "__main__":
     main()

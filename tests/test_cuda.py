@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from helpers import (
+    CPU_FP32,
     FAST,
     assert_scores_match_predictions,
     assert_training_rate_matches,
@@ -29,7 +30,7 @@ pytestmark = [
 ]
 
 # FAST on the GPU preset: bf16 autocast, TF32, fused AdamW, loader workers with pinned memory.
-GPU_FAST = [o for o in FAST if o != "hardware=cpu"] + ["hardware=gpu", "model=tiny_bert",
+GPU_FAST = [o for o in FAST if o not in CPU_FP32] + ["hardware=gpu", "model=tiny_bert",
                                                        "data.max_train_samples=200"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,16 +25,19 @@ from qa_experiments.model.tiny_models import cached_tiny_model as tiny_model_pat
 RESULT_KEYS = {
     "exact_match", "f1", "train_runtime", "train_samples_per_second", "eval_runtime",
     "preprocess_seconds", "train_examples", "train_features", "eval_examples", "eval_features",
-    "data_report", "world_size", "train_tokens_per_second", "peak_memory_mb",
+    "data_report", "world_size", "train_tokens_per_second", "peak_memory_mb", "precision",
 }
 
 
 @pytest.mark.parametrize("arch", ["bert", "distilbert", "roberta"])
-def test_train_and_evaluate_each_backbone(tmp_path, arch):
+def test_train_and_evaluate_each_backbone(tmp_path, arch, caplog):
+    caplog.set_level(logging.INFO, logger="qa_experiments")
     f1, run_dir = run_train(tmp_path, arch, [f"model=tiny_{arch}"])
     results = json.loads((run_dir / "results.json").read_text())
     assert RESULT_KEYS <= results.keys()
     assert f1 == results["f1"]
+    assert results["precision"] == "fp32"  # FAST: hardware=cpu hardware.precision=fp32
+    assert "Precision: fp32 on cpu" in caplog.text  # the run's log says which precision ran
     assert_scores_match_predictions(run_dir)
     assert not (run_dir / "checkpoints").exists()  # a finished run keeps model/ only
     assert_model_card_holds_the_scores(run_dir)
@@ -59,6 +63,7 @@ def test_mixed_precision_pads_to_multiples_of_8_and_evaluates(tmp_path):
         "model=tiny_bert", "hardware.precision=bf16", "data.max_seq_length=125"])
     results = json.loads((run_dir / "results.json").read_text())
     assert results["eval_features"] > results["eval_examples"]  # some contexts need 2 windows
+    assert results["precision"] == "bf16"
     assert f1 == results["f1"] and len(json.loads((run_dir / "predictions.json").read_text())) == 12
 
 

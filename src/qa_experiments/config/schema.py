@@ -89,6 +89,8 @@ class OptimizerConfig:
     eps: float = 1e-8
     warmup: float = 0.1  # fraction of the training steps when < 1, else a step count
     scheduler: str = "linear"
+    # The new span-prediction head (qa_outputs) learns at lr x this; the backbone at lr.
+    head_lr_multiplier: float = 1.0
 
 
 @dataclass
@@ -96,7 +98,9 @@ class HardwareConfig:
     """Device, precision and batch shapes."""
 
     device: str = "auto"  # auto, cpu or cuda
-    precision: str = "auto"  # auto (bf16 where supported, else fp16; fp32 on CPU), bf16, fp16, fp32
+    # auto: bf16 where supported (a GPU's bf16, a CPU's bf16 units), else fp16 on a GPU and fp32
+    # on the CPU; or bf16, fp16 (CUDA only), fp32 (turns bf16 off)
+    precision: str = "auto"
     tf32: bool = True  # TF32 matmuls on Ampere or newer GPUs
     train_batch_size: int = 16
     eval_batch_size: int = 64
@@ -247,6 +251,7 @@ STEPS = (lambda v: 0 < v < 1 or (1 <= v <= MAX_STEPS and float(v).is_integer()),
          "training steps")
 RANGES = {
     "optimizer.lr": POSITIVE,
+    "optimizer.head_lr_multiplier": POSITIVE,
     "model.lora.rank": COUNT,
     "model.lora.alpha": POSITIVE,
     "model.lora.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),

@@ -466,7 +466,8 @@ def prediction_trainer(
 
 def prediction_device_arguments(hardware: dict[str, Any]) -> dict[str, Any]:
     """The run's device settings (model.device.device_arguments) for this machine: CUDA when
-    available, else the CPU in fp32 (bf16 only for a run that itself used bf16 on the CPU)."""
+    available, else the CPU: in bf16 for a run that itself used bf16 on the CPU, for a run in
+    `auto` as `auto` decides here (bf16 where this CPU has bf16 units), else fp32."""
     settings = {**dataclasses.asdict(HardwareConfig()), **hardware}
     ran_on_cpu = settings["device"] == "cpu"
     if torch.cuda.is_available():
@@ -475,7 +476,7 @@ def prediction_device_arguments(hardware: dict[str, Any]) -> dict[str, Any]:
             settings["precision"] = "fp32"  # what auto meant for that run
     else:
         settings["device"] = "cpu"
-        if not (ran_on_cpu and settings["precision"] == "bf16"):
+        if not (ran_on_cpu and settings["precision"] == "bf16" or settings["precision"] == "auto"):
             settings["precision"] = "fp32"
     return device_arguments(OmegaConf.create(settings))
 

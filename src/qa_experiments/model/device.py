@@ -9,6 +9,7 @@ import torch
 from transformers import DataCollatorWithPadding, TrainingArguments
 
 from qa_experiments.config.schema import ConfigError
+from qa_experiments.model.cpu_features import bf16_units, cpu_flags
 
 
 def set_tf32(enabled: bool | None) -> None:
@@ -24,11 +25,10 @@ def device_arguments(hardware) -> dict[str, Any]:
     if hardware.device == "cuda" and not cuda:
         raise ConfigError("hardware.device=cuda but no CUDA GPU is visible; use hardware=auto.")
     use_cuda = cuda and hardware.device != "cpu"
-    precision = hardware.precision
-    if precision == "auto":
-        precision = "fp32" if not use_cuda else "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "fp16" and not use_cuda:
-        raise ConfigError("hardware.precision=fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+    precision = resolve_precision(
+        hardware.precision, use_cuda,
+        bf16_supported=torch.cuda.is_bf16_supported() if use_cuda else bool(
+            bf16_units(cpu_flags())))
     ampere = use_cuda and torch.cuda.get_device_capability()[0] >= 8
     return {
         "use_cpu": not use_cuda,
@@ -36,6 +36,33 @@ def device_arguments(hardware) -> dict[str, Any]:
         "fp16": precision == "fp16",
         "tf32": bool(hardware.tf32 and ampere) if use_cuda else None,
     }
+
+
+def resolve_precision(precision: str, use_cuda: bool, *, bf16_supported: bool) -> str:
+    """What `hardware.precision` means on this device: `auto` is bf16 where the device supports
+    it well (a CUDA GPU with bf16, a CPU with bf16 units: model/cpu_features.py), else fp16 on
+    a GPU and fp32 on the CPU; any other value is itself. fp16 needs CUDA (ConfigError)."""
+    if precision == "auto":
+        precision = "bf16" if bf16_supported else "fp16" if use_cuda else "fp32"
+    if precision == "fp16" and not use_cuda:
+        raise ConfigError("hardware.precision=fp16 needs a CUDA GPU; use bf16 or fp32 on CPU.")
+    return precision
+
+
+def precision_of(args: TrainingArguments) -> str:
+    """The precision a Trainer with `args` runs in: bf16, fp16 or fp32."""
+    return "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32"
+
+
+def precision_line(args: TrainingArguments) -> str:
+    """One log line: the precision a run trains in, on which device, and on the CPU which bf16
+    units were found (what `hardware.precision=auto` decided by)."""
+    line = f"Precision: {precision_of(args)} on {args.device}"
+    if args.use_cpu:
+        units = bf16_units(cpu_flags())
+        line += (f" (CPU bf16 units: {', '.join(units)})" if units else
+                 " (no CPU bf16 units: hardware.precision=auto trains in fp32)")
+    return line
 
 
 def padding_collator(tokenizer, args: TrainingArguments) -> DataCollatorWithPadding:

@@ -24,7 +24,13 @@ from qa_experiments.data.windows import (
 )
 from qa_experiments.evaluation.model_eval import evaluate_features
 from qa_experiments.model.checkpoints import last_checkpoint
-from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
+from qa_experiments.model.device import (
+    device_arguments,
+    padding_collator,
+    precision_line,
+    precision_of,
+    set_tf32,
+)
 from qa_experiments.model.loading import load_model, load_tokenizer
 from qa_experiments.model.lora import merged, trainable_share, with_lora
 from qa_experiments.runs import layout
@@ -58,6 +64,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
     scores; a `teacher` (distill=logits, checked by `load_teacher`) is distilled into the
     student."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
+    log.info(precision_line(args))
     warning = data_parallel_warning(args.n_gpu, args.world_size)
     if warning:
         log.warning(warning)
@@ -106,6 +113,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
         data_collator=collate,
         processing_class=tokenizer,
         length_bucket_width=cfg.data.length_bucket_width,
+        head_lr_multiplier=cfg.optimizer.head_lr_multiplier,
         **distill_arguments,
     )
     checkpoint = resume_checkpoint(cfg, args)
@@ -138,6 +146,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
         "peak_memory_mb": peak_memory_mb(),
         "world_size": args.world_size,
         "device": str(args.device),
+        "precision": precision_of(args),  # what ran: hardware.precision=auto resolved
         "model": cfg.model.name_or_path,
         **trainable_share(model),
         "data_report": {"train": {**train_report.to_dict(), **alignment.to_dict()},
