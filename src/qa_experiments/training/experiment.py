@@ -64,7 +64,6 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
     scores; a `teacher` (distill=logits, checked by `load_teacher`) is distilled into the
     student."""
     args = build_training_arguments(cfg, run_dir)  # refuses bad trainer/hardware values now
-    log.info(precision_line(args))
     warning = data_parallel_warning(args.n_gpu, args.world_size)
     if warning:
         log.warning(warning)
@@ -102,6 +101,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, trackers: Trackers | None = N
         teacher.model.to("cpu")  # its logits are cached: free the device for the student
     preprocess_seconds = time.perf_counter() - started
 
+    log.info(precision_line(args))  # after the data checks: a refused input prints only its line
     set_seed(cfg.seed)  # the new QA head is initialised from the seed
     model = load_model(cfg.model)
     if cfg.model.lora.enabled:
