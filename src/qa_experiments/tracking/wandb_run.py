@@ -21,7 +21,8 @@ import netrc
 import os
 import re
 import socket
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from qa_experiments.tracking.wandb_history import last_written_step
 log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
+RUN_HELD_WAIT_S = 60.0  # how long a resume waits for a killed attempt's W&B service to let go
 INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
 
 
@@ -160,8 +162,9 @@ def start_run(
     timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
     state_file = run_dir / layout.WANDB_RUN
     earlier = earlier_run(state_file) if resume else None
-    try:
-        run = wandb.init(
+
+    def init():
+        return wandb.init(
             id=earlier[0] if earlier else None,
             resume="allow" if earlier else None,
             project=logger_cfg.project,
@@ -178,6 +181,9 @@ def start_run(
             # ends with our own summary; `wandb sync` and the dashboard show the history)
             settings=wandb.Settings(init_timeout=timeout, quiet=True),
         )
+
+    try:
+        run = init_retrying(init, RUN_HELD_WAIT_S if earlier else 0.0)
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
         raise start_failure(error, mode, timeout) from error
     floor = held_step(run, mode) if earlier else 0
@@ -188,6 +194,22 @@ def start_run(
         log.info("W&B is offline; upload the run later with: wandb sync %s",
                  " ".join(map(str, offline_attempts(run) or [sync_dir(run)])))
     return JobRun(run, state_file, floor, step=floor)
+
+
+def init_retrying(init: Callable[[], Any], wait_s: float, pause_s: float = 2.0) -> Any:
+    """`init()`, tried again for up to `wait_s` seconds while W&B says the run's ID is in use:
+    the W&B service of an attempt killed moments ago holds the run until it notices that its
+    client is gone, and a resume started right after the kill would otherwise fail."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return init()
+        except Exception as error:
+            if "is in use" not in str(error) or time.monotonic() + pause_s > deadline:
+                raise
+            log.info("W&B: the run is still held by the stopped attempt's service (%s); "
+                     "trying again in %.0f s.", " ".join(str(error).split())[:200], pause_s)
+            time.sleep(pause_s)
 
 
 def offline_attempts(run) -> list[Path]:

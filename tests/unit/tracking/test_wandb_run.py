@@ -15,6 +15,7 @@ from qa_experiments.tracking.wandb_run import (
     TrackingError,
     earlier_run,
     forget_unreachable_service,
+    init_retrying,
     start_run,
 )
 
@@ -96,3 +97,40 @@ def test_the_w_and_b_run_record_names_the_run_and_its_last_step(tmp_path):
     record = tmp_path / "wandb_run.json"
     record.write_text('{"id": "z3anex10", "last_step": 40}')
     assert earlier_run(record) == ("z3anex10", 40)
+
+
+class HeldRun(Exception):
+    pass
+
+
+def held_for(calls: int):
+    """An init that says the run ID is in use for its first `calls` calls, then starts."""
+    seen = []
+
+    def init():
+        seen.append(1)
+        if len(seen) <= calls:
+            raise HeldRun("run ID abc123 is in use")
+        return "run"
+    return init, seen
+
+
+def test_a_resume_waits_while_the_killed_attempts_service_holds_the_run():
+    init, seen = held_for(2)
+    assert init_retrying(init, wait_s=5.0, pause_s=0.01) == "run" and len(seen) == 3
+
+
+def test_a_run_held_past_the_wait_and_other_errors_are_raised_at_once():
+    init, seen = held_for(1000)
+    with pytest.raises(HeldRun):
+        init_retrying(init, wait_s=0.05, pause_s=0.01)
+    assert 1 < len(seen) < 1000
+
+    def failing():
+        seen.append(1)
+        raise ValueError("bad project name")
+    seen.clear()
+    with pytest.raises(ValueError):
+        init_retrying(failing, wait_s=5.0, pause_s=0.01)
+    assert len(seen) == 1
+
