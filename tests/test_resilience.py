@@ -4,6 +4,8 @@ with a clear message and no non-finite checkpoint."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,8 +14,23 @@ from safetensors.torch import load_file
 from helpers import assert_one_wandb_run_across_attempts, kill_and_resume, start, wandb_attempts
 
 
+@pytest.fixture
+def launcher_wandb_service(monkeypatch):
+    """A live wandb-core service in the environment the jobs inherit, as from a notebook or a
+    script that used W&B and then started qa-train: sharing it, a killed job's run stayed held
+    there and the resume failed with "run ID ... is in use"."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys, wandb; wandb.setup(); "
+         "print(os.environ['WANDB_SERVICE'], flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    monkeypatch.setenv("WANDB_SERVICE", launcher.stdout.readline().strip())
+    yield
+    launcher.communicate("", timeout=60)
+
+
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_uninterrupted_result_in_the_same_wandb_run(tmp_path):
+def test_killed_run_resumes_to_the_uninterrupted_result_in_the_same_wandb_run(
+        tmp_path, launcher_wandb_service):
     kill_and_resume(tmp_path, "logger=wandb", "logger.wandb.mode=offline")
     killed = tmp_path / "killed"
     # SIGKILL: W&B keeps only what it had written of the killed attempt (it writes its log

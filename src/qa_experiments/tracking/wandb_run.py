@@ -20,9 +20,7 @@ import logging
 import netrc
 import os
 import re
-import socket
-import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,6 @@ from qa_experiments.tracking.wandb_history import last_written_step
 log = logging.getLogger(__name__)
 
 WANDB_MODES = ("online", "offline", "disabled", "shared", "dryrun", "run")
-RUN_HELD_WAIT_S = 60.0  # how long a resume waits for a killed attempt's W&B service to let go
 INIT_TIMEOUT_S = 15.0  # wandb's default is 90 s (plus retries); WANDB_INIT_TIMEOUT overrides
 
 
@@ -158,13 +155,13 @@ def start_run(
     import wandb
 
     mode = wandb_mode(logger_cfg.mode)
-    forget_unreachable_service()
+    own_service()
     timeout = float(os.environ.get("WANDB_INIT_TIMEOUT", INIT_TIMEOUT_S))
     state_file = run_dir / layout.WANDB_RUN
     earlier = earlier_run(state_file) if resume else None
 
-    def init():
-        return wandb.init(
+    try:
+        run = wandb.init(
             id=earlier[0] if earlier else None,
             resume="allow" if earlier else None,
             project=logger_cfg.project,
@@ -181,9 +178,6 @@ def start_run(
             # ends with our own summary; `wandb sync` and the dashboard show the history)
             settings=wandb.Settings(init_timeout=timeout, quiet=True),
         )
-
-    try:
-        run = init_retrying(init, RUN_HELD_WAIT_S if earlier else 0.0)
     except Exception as error:  # wandb raises UsageError, CommError, pydantic errors, ...
         raise start_failure(error, mode, timeout) from error
     floor = held_step(run, mode) if earlier else 0
@@ -194,22 +188,6 @@ def start_run(
         log.info("W&B is offline; upload the run later with: wandb sync %s",
                  " ".join(map(str, offline_attempts(run) or [sync_dir(run)])))
     return JobRun(run, state_file, floor, step=floor)
-
-
-def init_retrying(init: Callable[[], Any], wait_s: float, pause_s: float = 2.0) -> Any:
-    """`init()`, tried again for up to `wait_s` seconds while W&B says the run's ID is in use:
-    the W&B service of an attempt killed moments ago holds the run until it notices that its
-    client is gone, and a resume started right after the kill would otherwise fail."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return init()
-        except Exception as error:
-            if "is in use" not in str(error) or time.monotonic() + pause_s > deadline:
-                raise
-            log.info("W&B: the run is still held by the stopped attempt's service (%s); "
-                     "trying again in %.0f s.", " ".join(str(error).split())[:200], pause_s)
-            time.sleep(pause_s)
 
 
 def offline_attempts(run) -> list[Path]:
@@ -242,36 +220,26 @@ def continuing(run_id: str, held: int, recorded: int, state_file: Path) -> None:
 
 
 # wandb's WANDB_SERVICE token: "<version>-<pid>-unix-<socket path>" or "...-tcp-localhost-<port>".
-SERVICE_TOKEN = re.compile(r"\d+-\d+-(?:unix-(?P<path>.+)|tcp-localhost-(?P<port>\d+))")
+SERVICE_TOKEN = re.compile(r"\d+-(?P<pid>\d+)-(?:unix-.+|tcp-localhost-\d+)")
 
 
-def forget_unreachable_service(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Drop an inherited WANDB_SERVICE whose wandb-core service does not answer here, so that
-    wandb starts the job's own service instead of failing to connect.
+def own_service(environ: MutableMapping[str, str] = os.environ, pid: int | None = None) -> None:
+    """Drop a WANDB_SERVICE that another process started, so that the job starts its own
+    wandb-core service (`pid`: this process).
 
-    A process that used W&B (a notebook, a script) passes the variable to the jobs it submits:
-    sbatch exports the environment, and the job may start on another node or after that process
-    ended. A token wandb cannot parse is left for wandb to report.
+    A process that used W&B (a notebook, a script, a sweep driver) passes the variable to the
+    jobs it starts, and sbatch exports it to jobs that may run on another node or after that
+    process ended. Sharing that service, a job killed with SIGKILL leaves its run registered
+    there for as long as the service lives, and the resumed job then cannot continue the run
+    ("run ID ... is in use"). A token wandb cannot parse is left for wandb to report.
     """
     token = environ.get("WANDB_SERVICE", "")
     match = SERVICE_TOKEN.fullmatch(token)
-    if match is None or _answers(match["path"], match["port"]):
+    if match is None or int(match["pid"]) == (os.getpid() if pid is None else pid):
         return
-    log.info("W&B: the service in WANDB_SERVICE=%s does not answer on this machine (inherited "
-             "from the process that started this job); this job starts its own.", token)
+    log.debug("W&B: not using the service in WANDB_SERVICE=%s (started by process %s); this "
+              "job starts its own.", token, match["pid"])
     del environ["WANDB_SERVICE"]
-
-
-def _answers(path: str | None, port: str | None) -> bool:
-    """True when something accepts a connection on the unix socket `path` or localhost:`port`."""
-    family, address = (socket.AF_UNIX, path) if path else (socket.AF_INET, ("localhost", int(port)))
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.settimeout(2.0)
-        try:
-            probe.connect(address)
-        except OSError:
-            return False
-    return True
 
 
 def start_failure(error: Exception, mode: str, timeout: float) -> TrackingError:
