@@ -46,7 +46,7 @@ from qa_experiments.inference.predictor import (
     load_run,
     prediction_trainer,
 )
-from qa_experiments.inference.progress import no_progress_bars
+from qa_experiments.model.progress import no_progress_bars
 from qa_experiments.scoring.decoding import Prediction
 
 PRECISIONS = ("fp32", "int8")

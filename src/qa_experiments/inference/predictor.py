@@ -44,10 +44,10 @@ from qa_experiments.inference.onnx_backend import (
     OnnxModel,
     export_settings,
 )
-from qa_experiments.inference.progress import no_progress_bars
 from qa_experiments.model.checkpoints import last_checkpoint
 from qa_experiments.model.device import device_arguments, padding_collator, set_tf32
 from qa_experiments.model.loading import load_model, load_tokenizer, weights_problem
+from qa_experiments.model.progress import no_progress_bars
 from qa_experiments.runs import layout
 from qa_experiments.runs.claim import live_owner
 from qa_experiments.runs.layout import CALIBRATION, EXPORT_SETTINGS, model_directory

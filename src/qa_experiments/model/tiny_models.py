@@ -49,6 +49,7 @@ from transformers import (
 
 from qa_experiments.config.paths import bundled_data_path, cache_dir
 from qa_experiments.data.squad_files import read_squad_file
+from qa_experiments.model.progress import no_progress_bars
 
 # Architecture -> the Transformers model type it builds.
 MODEL_TYPES = {
@@ -284,7 +285,8 @@ def cached_tiny_model(architecture: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / architecture
-        build_tiny_model(architecture, built, corpus, vocab_size=3000)
+        with no_progress_bars():  # no "Writing model shards" bar before a job's first lines
+            build_tiny_model(architecture, built, corpus, vocab_size=3000)
         try:
             os.rename(built, target)
         except OSError:  # another process finished first: its model is identical

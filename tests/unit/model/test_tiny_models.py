@@ -6,7 +6,12 @@ import pytest
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_experiments.model.tiny_models import ARCHITECTURES, MODEL_TYPES, build_tiny_model
+from qa_experiments.model.tiny_models import (
+    ARCHITECTURES,
+    MODEL_TYPES,
+    build_tiny_model,
+    cached_tiny_model,
+)
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -170,3 +175,13 @@ def test_seed_is_deterministic(built, tmp_path):
 def test_rejects_unknown_architecture(tmp_path):
     with pytest.raises(ValueError, match="architecture"):
         build_tiny_model("gpt2", tmp_path, CORPUS)
+
+
+def test_the_first_build_of_a_tiny_model_prints_nothing(tmp_path, monkeypatch, capfd):
+    """A job's first lines are its own (an error, the run's log), not a "Writing model shards"
+    bar from the tiny model it built on the way."""
+    monkeypatch.setenv("QA_EXPERIMENTS_CACHE", str(tmp_path))
+    path = cached_tiny_model("bert")
+    assert AutoTokenizer.from_pretrained(path, local_files_only=True).is_fast
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("", "")

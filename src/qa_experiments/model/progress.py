@@ -1,4 +1,5 @@
-"""Progress bars off while a model answers: a library call shows none on its user's terminal."""
+"""Progress bars off while a library call loads, writes or runs a model: it shows none on its
+user's terminal (a command prints only its own lines)."""
 
 from __future__ import annotations
 
