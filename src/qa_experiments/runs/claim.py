@@ -9,7 +9,6 @@ of that directory byte-identical.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from omegaconf import OmegaConf
 from qa_experiments.config.schema import ConfigError
 from qa_experiments.runs import layout
 from qa_experiments.runs.atomic import write_text
+from qa_experiments.runs.directory_lock import open_directory, try_lock
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,12 @@ def owned(run_dir: Path) -> Iterator[None]:
     run_dir.mkdir(parents=True, exist_ok=True)  # Hydra has made it, unless called from Python
     handle = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if try_lock(handle, exclusive=True) is False:
             raise RunDirError(
                 f"{run_dir} is in use by another running job (the same or another command); "
                 "it is left untouched. Wait for that job to end, or choose another "
                 "hydra.run.dir / hydra.sweep.dir."
-            ) from None
+            )
         yield
     finally:
         os.close(handle)
@@ -72,20 +70,16 @@ def kept_from_jobs(path: Path, what: str = "--out") -> Iterator[None]:
     held: list[int] = []
     try:
         for directory in (path, *path.parents):
-            handle = _open_directory(directory)
+            handle = open_directory(directory)
             if handle is None:
                 continue
             held.append(handle)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if try_lock(handle, exclusive=False) is False:
                 where = "is" if directory == path else f"lies in {str(directory)!r},"
                 raise RunDirError(
                     f"{what} {str(path)!r} {where} a directory that a running job holds "
                     "(qa-train writing its run there); nothing is written. Wait for that job "
-                    "to end, or give a path outside it.") from None
-            except OSError:
-                continue  # a file system without flock: no job can hold a directory there
+                    "to end, or give a path outside it.")
         yield
     finally:
         for handle in held:
@@ -104,18 +98,15 @@ def live_owner(run_dir: Path) -> Owner | None:
     """The live job that holds `run_dir` now (qa-train writing its run there), else None (no
     job, or one that ended however it ended: the OS drops its lock). Tried without waiting;
     nothing is written."""
-    handle = _open_directory(Path(run_dir))
+    handle = open_directory(Path(run_dir))
     if handle is None:
         return None
     try:
-        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return Owner(_lock_holder(os.fstat(handle)))
-    except OSError:
-        return None  # a file system without flock: no job can hold a directory there
+        if try_lock(handle, exclusive=False) is False:
+            return Owner(_lock_holder(os.fstat(handle)))
+        return None
     finally:
         os.close(handle)  # releases the shared lock if it was taken
-    return None
 
 
 def _lock_holder(stat: os.stat_result) -> int | None:
@@ -137,15 +128,6 @@ def check_not_held(path: Path, what: str = "--out") -> None:
     """RunDirError when a live job holds `path` or a directory above it (`kept_from_jobs`)."""
     with kept_from_jobs(path, what):
         pass
-
-
-def _open_directory(path: Path) -> int | None:
-    """A read-only descriptor of the directory `path` (None: no such directory, or one this
-    user cannot open)."""
-    try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return None
 
 
 def claim(run_dir: Path, overrides: list[str], config: dict[str, Any],

@@ -13,7 +13,6 @@ writer still holds the lock is never touched.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -21,6 +20,8 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from qa_experiments.runs.directory_lock import open_directory, try_lock
 
 MARKER = ".qa-staging.json"
 # What a staging folder holds: the new content, or the previous content moved aside while the
@@ -51,7 +52,8 @@ def make(out: Path, role: str = NEW) -> Staging:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
     handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # new: nobody else holds it
+        if not try_lock(handle, exclusive=True):  # new: nobody else holds it; None: no flock
+            raise OSError(f"cannot lock the staging folder {path} (a file system without flock)")
         (path / MARKER).write_text(json.dumps({"pid": os.getpid(), "out": out.name,
                                                "role": role}))
     except BaseException:
@@ -103,17 +105,11 @@ def _marker(path: Path, name: str) -> dict | None:
 def _lock_of_dead_writer(path: Path):
     """True while this process holds the lock of `path`, taken without waiting (its writer
     has ended); False when a live writer holds it or it cannot be tried."""
-    try:
-        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
+    handle = open_directory(path, follow_links=False)
+    if handle is None:
         yield False
         return
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:  # BlockingIOError: a live writer; else no flock here
-            yield False
-            return
-        yield True
+        yield try_lock(handle, exclusive=True) is True
     finally:
         os.close(handle)
