@@ -186,7 +186,8 @@ def test_user_presets_join_through_the_search_path(tmp_path):
 
 def test_presets_override_the_primary_config():
     cfg = compose_config(["experiment=quickstart"])
-    assert cfg.trainer.num_train_epochs == 1 and cfg.optimizer.lr == 2e-4
+    assert cfg.trainer.num_train_epochs == 1 and cfg.optimizer.lr == 1e-4
+    assert cfg.hardware.train_batch_size == 4
     assert cfg.data.max_train_samples == 1000
     assert all(tracker is None for tracker in cfg.logger.values())  # logger=none
     cfg = compose_config(["experiment=notebook"])
