@@ -22,6 +22,7 @@ import pytest
 from serve_process import CONTEXT, QUESTION, SERVE, post, start
 
 from qa_experiments.inference.answerer import QuestionAnswerer
+from qa_experiments.serving.app import STOPPING
 
 # about 6,000 tokens: four of them are a long request within the limits (several rounds)
 LONG_CONTEXT = " ".join(f"Word{i} was written by Ada in {1800 + i % 200}." for i in range(600))
@@ -78,7 +79,10 @@ def test_sigterm_stops_at_once_with_a_half_sent_body_and_leaves_no_scratch_folde
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)  # not waiting for the client
+    response = connection.getresponse()  # what the server sent before it stopped
+    assert (response.status, json.loads(response.read())) == (503, {"error": STOPPING})
     connection.close()
+    assert "Traceback" not in stderr and " 500 " not in stderr, stderr
     assert not list(tmp_path.glob("qa-predict-*"))
     assert stdout.startswith("Serving ") and stdout.count("\n") == 1, stdout  # no banner
     assert '"POST /answer HTTP/1.1" 200' in stderr  # the access log, on stderr

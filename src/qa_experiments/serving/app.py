@@ -250,6 +250,9 @@ def describe(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {message}" if where else message
 
 
+STOPPING = "the server stopped before answering (it was shut down); send the request again"
+
+
 class JsonBody:
     """ASGI middleware for the JSON endpoints (`paths`): the whole body is read first and
     refused with the documented error when it is not JSON (415), over `limit` bytes, counted
@@ -262,6 +265,24 @@ class JsonBody:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] not in self.paths or scope["method"] != "POST":
             return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            return await self._checked(scope, receive, tracked)
+        except asyncio.CancelledError:
+            # SIGTERM's grace period ended with this request unfinished (its body still
+            # arriving, or its answer not ready): uvicorn cancels it, and would log a traceback
+            # and answer 500. The client gets the 503 a stopping server gives instead.
+            if not started:
+                await _refuse(503, STOPPING, scope, receive, send)
+            return None
+
+    async def _checked(self, scope, receive, send):
         headers = dict(scope.get("headers", []))
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if media_type != b"application/json":
