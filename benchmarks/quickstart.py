@@ -45,7 +45,8 @@ def main() -> None:
     seconds = {name: statistics.median(r["train_runtime"] for r in results)
                for name, results in runs.items()}
     first = next(iter(VARIANTS))
-    print("| settings | steps | EM | F1 | seconds of training | vs before |\n|---|---|---|---|---|---|")
+    print("| settings | steps | EM | F1 | seconds of training | vs before |")
+    print("|---|---|---|---|---|---|")
     for name, results in runs.items():
         last = results[-1]
         print(f"| {name} | {last['train_steps']} | {last['exact_match']:.2f} | {last['f1']:.2f} "
